@@ -1,0 +1,131 @@
+// The API gateway: one base URL with Supabase's paths, so supabase-js and curl work
+// against the local stack unchanged. Plays the part of Kong and the Edge Runtime's
+// relay on a hosted project:
+//   /rest/v1/*            -> PostgREST (the apikey becomes the bearer when absent)
+//   /functions/v1/<name>/* -> that function, which sees /<name>/*; JWT verified
+//                            unless config.toml sets verify_jwt = false
+// Run as `node dev/gateway.mjs <stack.json>`.
+import { request as httpRequest } from "node:http";
+import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
+import { verifyToken } from "./keys.mjs";
+
+function sendJson(res, status, body) {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+function bearer(req) {
+  const header = req.headers.authorization ?? "";
+  const m = header.match(/^Bearer\s+(.+)$/i);
+  return m ? m[1].trim() : null;
+}
+
+function proxy(req, res, { port, path, headers }) {
+  const upstream = httpRequest({
+    host: "127.0.0.1",
+    port,
+    method: req.method,
+    path,
+    headers: {
+      ...headers,
+      "x-forwarded-for": req.socket.remoteAddress ?? "",
+      "x-forwarded-host": req.headers.host ?? "",
+      "x-forwarded-proto": "http",
+    },
+  }, (upRes) => {
+    res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+    upRes.pipe(res);
+  });
+  upstream.on("error", (err) => {
+    if (res.headersSent) return res.destroy(err);
+    sendJson(res, 503, {
+      code: "UPSTREAM_UNAVAILABLE",
+      message: `upstream on port ${port} is not answering: ${
+        err.code ?? err.message
+      }`,
+    });
+  });
+  req.pipe(upstream);
+}
+
+export function createGateway(state) {
+  const functions = new Map(state.functions.map((f) => [f.name, f]));
+  return createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://gateway");
+    const path = url.pathname;
+
+    // REST -------------------------------------------------------------------
+    if (path === "/rest/v1" || path.startsWith("/rest/v1/")) {
+      const apikey = req.headers.apikey ?? url.searchParams.get("apikey");
+      const headers = { ...req.headers };
+      if (!headers.authorization && apikey) {
+        headers.authorization = `Bearer ${apikey}`;
+      }
+      if (!headers.authorization && req.method !== "OPTIONS") {
+        return sendJson(res, 401, {
+          message: "No API key found in request",
+          hint: "No `apikey` request header or url param was found.",
+        });
+      }
+      const rest = path.slice("/rest/v1".length) || "/";
+      return proxy(req, res, {
+        port: state.postgrestPort,
+        path: rest + url.search,
+        headers,
+      });
+    }
+
+    // FUNCTIONS ---------------------------------------------------------------
+    const fnMatch = path.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/);
+    if (fnMatch) {
+      const fn = functions.get(fnMatch[1]);
+      if (!fn) {
+        return sendJson(res, 404, {
+          code: "NOT_FOUND",
+          message: "Requested function was not found",
+        });
+      }
+      // Preflight requests carry no Authorization header; the function answers CORS.
+      if (fn.verifyJwt && req.method !== "OPTIONS") {
+        const token = bearer(req);
+        if (!token) {
+          return sendJson(res, 401, {
+            code: 401,
+            message: "Missing authorization header",
+          });
+        }
+        try {
+          await verifyToken(token, state.keys.jwks);
+        } catch {
+          return sendJson(res, 401, { code: 401, message: "Invalid JWT" });
+        }
+      }
+      return proxy(req, res, {
+        port: fn.port,
+        path: `/${fn.name}${fnMatch[2] ?? ""}${url.search}`,
+        headers: req.headers,
+      });
+    }
+
+    sendJson(res, 404, { message: "no Route matched with those values" });
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const state = JSON.parse(readFileSync(process.argv[2], "utf8"));
+  const server = createGateway(state);
+  server.listen(state.apiPort, "127.0.0.1", () => {
+    console.log(`gateway listening on http://127.0.0.1:${state.apiPort}`);
+  });
+  const shutdown = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}

@@ -1,0 +1,88 @@
+// The key material of one local stack: the HS256 secret every Supabase project has
+// had, and optionally (MERIDIAN_JWT_ALG=ES256) an asymmetric signing key as new
+// Supabase projects use. Both stay verifiable through one JWK set, so tokens signed
+// before a switch keep working, as on a hosted project that rotated to ES256.
+import { Buffer } from "node:buffer";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, jwtVerify } from "jose";
+import { DEFAULT_JWT_SECRET, HS256_KID, mintApiKey } from "./jwt.mjs";
+
+export function jwtAlgorithm() {
+  const alg = (process.env.MERIDIAN_JWT_ALG ?? "HS256").toUpperCase();
+  if (alg !== "HS256" && alg !== "ES256") {
+    throw new Error(`MERIDIAN_JWT_ALG must be HS256 or ES256, got ${alg}`);
+  }
+  return alg;
+}
+
+async function loadOrCreateEs256(jwtDir) {
+  const file = join(jwtDir, "es256-private.jwk.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
+  const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk = {
+    ...(await exportJWK(privateKey)),
+    alg: "ES256",
+    use: "sig",
+    kid: crypto.randomUUID(),
+  };
+  mkdirSync(jwtDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(jwk, null, 2), { mode: 0o600 });
+  return jwk;
+}
+
+function publicPart({ d: _d, ...jwk }) {
+  return { ...jwk, key_ops: ["verify"] };
+}
+
+/**
+ * Builds the stack's keys and writes the JWK set PostgREST verifies against.
+ * @returns {Promise<{alg: string, secret: string, signer: object,
+ *   jwks: {keys: object[]}, jwksPath: string, anonKey: string,
+ *   serviceRoleKey: string}>}
+ */
+export async function prepareKeys(jwtDir) {
+  const alg = jwtAlgorithm();
+  const secret = process.env.MERIDIAN_JWT_SECRET ?? DEFAULT_JWT_SECRET;
+  if (secret.length < 32) {
+    throw new Error("MERIDIAN_JWT_SECRET must be at least 32 characters");
+  }
+  const keys = [{
+    kty: "oct",
+    k: Buffer.from(secret).toString("base64url"),
+    alg: "HS256",
+    kid: HS256_KID,
+  }];
+  let signer = { alg: "HS256", secret };
+  if (alg === "ES256") {
+    const privateJwk = await loadOrCreateEs256(jwtDir);
+    keys.push(publicPart(privateJwk));
+    signer = { alg: "ES256", privateJwk };
+  }
+  mkdirSync(jwtDir, { recursive: true });
+  const jwksPath = join(jwtDir, "jwks.json");
+  writeFileSync(jwksPath, JSON.stringify({ keys }, null, 2), { mode: 0o644 });
+  return {
+    alg,
+    secret,
+    signer,
+    jwks: { keys },
+    jwksPath,
+    anonKey: await mintApiKey("anon", signer),
+    serviceRoleKey: await mintApiKey("service_role", signer),
+  };
+}
+
+/** Verifies a token against the stack's JWK set (HS256 secret or ES256 key). */
+export async function verifyToken(token, jwks) {
+  const byKid = new Map(jwks.keys.map((k) => [k.kid, k]));
+  const { payload } = await jwtVerify(token, (header) => {
+    const jwk = byKid.get(header.kid) ??
+      jwks.keys.find((k) => k.alg === header.alg);
+    if (!jwk || jwk.alg !== header.alg) {
+      throw new Error(`no key for alg ${header.alg} kid ${header.kid}`);
+    }
+    return jwk.kty === "oct" ? Buffer.from(jwk.k, "base64url") : jwk;
+  }, { algorithms: ["HS256", "ES256"] });
+  return payload;
+}

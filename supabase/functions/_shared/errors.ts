@@ -1,0 +1,126 @@
+// The one place that turns failures into Meridian's error shape:
+//   {"error": {"code": "...", "message": "...", "details": [...]}}
+// A validation failure names the field and the rule; a Postgres error maps by
+// SQLSTATE; anything unexpected is a 500 without internals (logged server-side).
+import { z } from "zod";
+import { jsonResponse } from "./http.ts";
+
+export type ErrorDetail = { field?: string; rule?: string; message: string };
+
+export type ErrorBody = {
+  error: { code: string; message: string; details: ErrorDetail[] };
+};
+
+/** A failure the handler chose, with its HTTP status and stable code. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+    readonly headers: HeadersInit = {},
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  details: ErrorDetail[] = [],
+  headers: HeadersInit = {},
+): Response {
+  const body: ErrorBody = { error: { code, message, details } };
+  return jsonResponse(body, status, headers);
+}
+
+export function zodDetails(error: z.ZodError): ErrorDetail[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.map(String).join(".") || "(body)",
+    rule: issue.code,
+    message: issue.message,
+  }));
+}
+
+type SqlStateRule = { status: number; code: string };
+
+// By SQLSTATE (exact) and then by class (first two characters).
+const SQLSTATE_RULES: Record<string, SqlStateRule> = {
+  "23505": { status: 409, code: "conflict" },
+  "23503": { status: 409, code: "reference_violation" },
+  "23502": { status: 400, code: "invalid_input" },
+  "23514": { status: 400, code: "invalid_input" },
+  "22023": { status: 400, code: "invalid_input" },
+  "22P02": { status: 400, code: "invalid_input" },
+  "42501": { status: 403, code: "forbidden" },
+  "28000": { status: 401, code: "unauthorized" },
+  "28P01": { status: 401, code: "unauthorized" },
+  "P0002": { status: 404, code: "not_found" },
+  "40001": { status: 503, code: "retry_later" },
+  "40P01": { status: 503, code: "retry_later" },
+  "57014": { status: 503, code: "timeout" },
+  "53300": { status: 503, code: "database_busy" },
+  "57P01": { status: 503, code: "database_unavailable" },
+  "57P03": { status: 503, code: "database_unavailable" },
+};
+const SQLSTATE_CLASS_RULES: Record<string, SqlStateRule> = {
+  "22": { status: 400, code: "invalid_input" },
+  "23": { status: 409, code: "constraint_violation" },
+  "08": { status: 503, code: "database_unavailable" },
+  "53": { status: 503, code: "database_busy" },
+};
+
+type PgLikeError = {
+  code: string;
+  message?: string;
+  detail?: string;
+  details?: string;
+  hint?: string;
+};
+
+function isPgError(err: unknown): err is PgLikeError {
+  return typeof err === "object" && err !== null &&
+    typeof (err as { code?: unknown }).code === "string" &&
+    /^[0-9A-Z]{5}$/.test((err as { code: string }).code);
+}
+
+/** Maps any thrown value to the error response a client should see. */
+export function toErrorResponse(err: unknown): Response {
+  if (err instanceof HttpError) {
+    return errorResponse(
+      err.status,
+      err.code,
+      err.message,
+      err.details,
+      err.headers,
+    );
+  }
+  if (err instanceof z.ZodError) {
+    return errorResponse(
+      400,
+      "invalid_request",
+      "The request is not valid",
+      zodDetails(err),
+    );
+  }
+  if (isPgError(err)) {
+    const rule = SQLSTATE_RULES[err.code] ??
+      SQLSTATE_CLASS_RULES[err.code.slice(0, 2)];
+    if (rule) {
+      // Messages of these SQLSTATEs are written for clients (our RAISEs and
+      // constraint names); the `detail` carries the field when we know it.
+      const detail = err.detail ?? err.details;
+      return errorResponse(
+        rule.status,
+        rule.code,
+        err.message ?? rule.code,
+        detail ? [{ message: detail }] : [],
+        rule.status === 503 ? { "Retry-After": "1" } : {},
+      );
+    }
+  }
+  console.error("unhandled error", err);
+  return errorResponse(500, "internal_error", "Internal error");
+}

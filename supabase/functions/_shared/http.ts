@@ -1,0 +1,30 @@
+// Response helpers every function uses: JSON bodies and CORS, as in Supabase's
+// edge-function examples (browsers call functions through supabase-js).
+
+export const corsHeaders: Record<string, string> = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Headers":
+    "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key",
+  "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+  "Access-Control-Expose-Headers":
+    "ratelimit, ratelimit-policy, retry-after, x-request-id",
+};
+
+export function jsonResponse(
+  body: unknown,
+  status = 200,
+  headers: HeadersInit = {},
+): Response {
+  const h = new Headers(headers);
+  for (const [k, v] of Object.entries(corsHeaders)) {
+    if (!h.has(k)) h.set(k, v);
+  }
+  h.set("Content-Type", "application/json");
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+/** Answers a CORS preflight, or returns null when the request is not one. */
+export function preflight(req: Request): Response | null {
+  if (req.method !== "OPTIONS") return null;
+  return new Response("ok", { headers: corsHeaders });
+}

@@ -1,0 +1,91 @@
+-- Saved views: a user's named filters for the dashboard. The first user-owned
+-- table, and the proof that row-level security holds end to end (PostgREST,
+-- supabase-js, RPC): each signed-in user sees and changes only their own views.
+
+create table public.saved_views (
+  id uuid primary key default gen_random_uuid(),
+  owner_id uuid not null default auth.uid()
+    references auth.users (id) on delete cascade,
+  name text not null
+    constraint saved_views_name_length check (char_length(btrim(name)) between 1 and 120),
+  definition jsonb not null default '{}'::jsonb
+    constraint saved_views_definition_is_object check (jsonb_typeof(definition) = 'object'),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint saved_views_owner_name_key unique (owner_id, name)
+);
+
+comment on table public.saved_views is
+  'Named dashboard filters, private to the user who saved them.';
+comment on column public.saved_views.owner_id is
+  'The auth.users id of the owner; defaults to the caller and is enforced by RLS.';
+comment on column public.saved_views.definition is
+  'The filter as a JSON object, interpreted by the dashboard.';
+
+create trigger saved_views_set_updated_at
+  before update on public.saved_views
+  for each row execute function private.set_updated_at();
+
+-- GRANTS --------------------------------------------------------------------------
+-- Anonymous callers have no business here at all; users may not move a view to
+-- another owner, so owner_id is left out of the UPDATE column grant.
+revoke all on public.saved_views from anon;
+revoke all on public.saved_views from authenticated;
+grant select, insert, delete on public.saved_views to authenticated;
+grant update (name, definition) on public.saved_views to authenticated;
+grant all on public.saved_views to service_role;
+
+-- ROW-LEVEL SECURITY ----------------------------------------------------------------
+alter table public.saved_views enable row level security;
+
+create policy "Users can read their own saved views"
+  on public.saved_views for select to authenticated
+  using (owner_id = (select auth.uid()));
+
+create policy "Users can create saved views for themselves"
+  on public.saved_views for insert to authenticated
+  with check (owner_id = (select auth.uid()));
+
+create policy "Users can update their own saved views"
+  on public.saved_views for update to authenticated
+  using (owner_id = (select auth.uid()))
+  with check (owner_id = (select auth.uid()));
+
+create policy "Users can delete their own saved views"
+  on public.saved_views for delete to authenticated
+  using (owner_id = (select auth.uid()));
+
+-- RPC -------------------------------------------------------------------------------
+-- Security invoker: the policies above decide, so the function adds no privilege.
+create function public.save_view(p_name text, p_definition jsonb default '{}'::jsonb)
+returns public.saved_views
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_view public.saved_views;
+begin
+  -- VALIDATION
+  if (select auth.uid()) is null then
+    raise exception 'save_view requires a signed-in user'
+      using errcode = '42501';
+  end if;
+  if p_name is null or char_length(btrim(p_name)) not between 1 and 120 then
+    raise exception 'name must be 1 to 120 characters'
+      using errcode = '22023', detail = 'field: name';
+  end if;
+
+  -- UPSERT BY NAME
+  insert into public.saved_views (owner_id, name, definition)
+  values ((select auth.uid()), btrim(p_name), coalesce(p_definition, '{}'::jsonb))
+  on conflict on constraint saved_views_owner_name_key
+    do update set definition = excluded.definition
+  returning * into v_view;
+  return v_view;
+end;
+$$;
+
+comment on function public.save_view(text, jsonb) is
+  'Creates the caller''s saved view with this name, or replaces its definition.';
+grant execute on function public.save_view(text, jsonb) to authenticated, service_role;
