@@ -10,8 +10,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../dev/processes.mjs";
-import { startStack, stopStack } from "../dev/stack.mjs";
+import { withThrowawayStack } from "../dev/stack.mjs";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -30,23 +29,11 @@ export async function runBenchmark(args) {
     return 2;
   }
   const bench = await import(join(BENCH_DIR, `${name}.mjs`));
-  const dir = mkdtempSync(join(tmpdir(), "meridian-bench-"));
-  chmodSync(dir, 0o755);
-  try {
-    const state = await startStack({
-      name: "bench",
-      dir,
-      apiPort: await freePort(),
-      dbPort: await freePort(),
-      watch: false,
-      // Benchmarks measure the durable configuration a deployment runs.
-      durable: true,
-      quiet: true,
-    });
-    await bench.run(state, args.slice(1));
-    return 0;
-  } finally {
-    await stopStack(dir, { quiet: true });
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // Benchmarks measure the durable configuration a deployment runs.
+  await withThrowawayStack(
+    "bench",
+    { durable: true },
+    (state) => bench.run(state, args.slice(1)),
+  );
+  return 0;
 }

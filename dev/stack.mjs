@@ -1,14 +1,17 @@
 // Starts, stops and reports one local stack (the developer's or a test run's):
 // Postgres -> platform layer -> migrations -> seed -> PostgREST -> functions -> gateway.
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dbUrl, DENO, ROOT, stackPaths } from "./config.mjs";
+import { DB_PASSWORD, dbUrl, DENO, ROOT, stackPaths } from "./config.mjs";
 import { prepareKeys } from "./keys.mjs";
 import {
   clusterExists,
@@ -34,7 +37,6 @@ import {
   waitForHttp,
   waitForPort,
 } from "./processes.mjs";
-import { DB_PASSWORD } from "./config.mjs";
 
 export function readState(dir) {
   const file = stackPaths(dir).state;
@@ -186,4 +188,29 @@ export function statusText(state) {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padStart(width)}: ${v}`).join("\n");
+}
+
+/**
+ * Runs fn(state) against a stack of its own (free ports, a temporary directory),
+ * then stops and deletes it: for tests and benchmarks, never the developer's.
+ */
+export async function withThrowawayStack(prefix, { durable }, fn) {
+  const dir = mkdtempSync(join(tmpdir(), `meridian-${prefix}-`));
+  // The postgres OS user must reach its data directory inside.
+  chmodSync(dir, 0o755);
+  try {
+    const state = await startStack({
+      name: prefix,
+      dir,
+      apiPort: await freePort(),
+      dbPort: await freePort(),
+      watch: false,
+      durable,
+      quiet: true,
+    });
+    return await fn(state);
+  } finally {
+    await stopStack(dir, { quiet: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -12,8 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DB_PASSWORD, dbUrl, DENO, ROOT, SUPABASE_CLI } from "./config.mjs";
-import { freePort } from "./processes.mjs";
-import { startStack, stopStack } from "./stack.mjs";
+import { withThrowawayStack } from "./stack.mjs";
 import { generateTypes, TYPES_FILE } from "./types.mjs";
 import { psqlFile } from "./postgres.mjs";
 
@@ -146,9 +145,6 @@ async function denoTests(state) {
 }
 
 export async function runAllTests() {
-  const dir = mkdtempSync(join(tmpdir(), "meridian-test-"));
-  // The postgres OS user must reach its data directory inside.
-  chmodSync(dir, 0o755);
   const totals = { passed: 0, failed: 0 };
   const add = (r) => {
     totals.passed += r.passed;
@@ -156,27 +152,17 @@ export async function runAllTests() {
   };
   try {
     banner("starting a test stack");
-    const state = await startStack({
-      name: "test",
-      dir,
-      apiPort: await freePort(),
-      dbPort: await freePort(),
-      watch: false,
-      durable: false,
+    await withThrowawayStack("test", { durable: false }, async (state) => {
+      console.log(
+        `test stack at ${state.apiUrl} (db ${state.dbPort}) in ${state.dir}`,
+      );
+      add(await staticChecks(state));
+      add(await pgTap(state));
+      add(await denoTests(state));
     });
-    console.log(`test stack at ${state.apiUrl} (db ${state.dbPort}) in ${dir}`);
-    add(await staticChecks(state));
-    add(await pgTap(state));
-    add(await denoTests(state));
   } catch (err) {
     console.error(err?.stack ?? err);
     totals.failed += 1;
-  } finally {
-    await stopStack(dir, { quiet: true }).catch((err) => {
-      console.error(`stopping the test stack failed: ${err.message}`);
-      totals.failed += 1;
-    });
-    rmSync(dir, { recursive: true, force: true });
   }
   console.log(`\n${totals.passed} passed, ${totals.failed} failed`);
   return totals.failed === 0 ? 0 : 1;

@@ -1,6 +1,6 @@
 // GET /functions/v1/health through the gateway, with the database up.
 import assert from "node:assert/strict";
-import { adminSql, stack } from "../support/stack.ts";
+import { adminSql, client, stack } from "../support/stack.ts";
 
 const healthUrl = () => `${stack().apiUrl}/functions/v1/health`;
 
@@ -55,4 +55,12 @@ Deno.test("health answers CORS preflight", async () => {
   await res.body?.cancel();
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
+});
+
+Deno.test("supabase-js functions.invoke reaches health through the gateway", async () => {
+  const { data, error } = await client().functions.invoke("health", {
+    method: "GET",
+  });
+  assert.equal(error, null);
+  assert.equal(data.status, "ok");
 });
