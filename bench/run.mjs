@@ -1,13 +1,6 @@
 // `npm run bench -- <name>`: runs bench/<name>.mjs against a throwaway stack
 // (free ports, temp dir, never the developer's) and prints its figures.
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { withThrowawayStack } from "../dev/stack.mjs";

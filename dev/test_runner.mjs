@@ -2,14 +2,7 @@
 // developer's), then static checks, pgTAP through pg_prove and Deno tests against
 // it. The last line is "N passed, N failed" over every test and check that ran.
 import { spawn } from "node:child_process";
-import {
-  chmodSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DB_PASSWORD, dbUrl, DENO, ROOT, SUPABASE_CLI } from "./config.mjs";
 import { withThrowawayStack } from "./stack.mjs";
