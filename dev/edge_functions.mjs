@@ -35,6 +35,12 @@ function functionEnv(stack) {
     SUPABASE_ANON_KEY: stack.keys.anonKey,
     SUPABASE_SERVICE_ROLE_KEY: stack.keys.serviceRoleKey,
     SUPABASE_DB_URL: stack.dbUrl,
+    // Hosted projects inject the public JWK set; legacy HS256 projects set the
+    // secret themselves (supabase secrets set MERIDIAN_LEGACY_JWT_SECRET=...).
+    SUPABASE_JWKS: JSON.stringify({
+      keys: stack.keys.jwks.keys.filter((k) => k.kty !== "oct"),
+    }),
+    MERIDIAN_LEGACY_JWT_SECRET: stack.keys.jwtSecret,
   };
   const envFile = join(FUNCTIONS_DIR, ".env");
   if (existsSync(envFile)) {

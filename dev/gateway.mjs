@@ -43,6 +43,10 @@ function proxy(req, res, { port, path, headers }) {
     },
   }, (upRes) => {
     res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+    // An upstream that aborts mid-body must abort the client's response too,
+    // or the client waits forever for the rest of a chunked body.
+    upRes.on("aborted", () => res.destroy());
+    upRes.on("error", () => res.destroy());
     upRes.pipe(res);
   });
   upstream.on("error", (err) => {

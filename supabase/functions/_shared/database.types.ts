@@ -8,6 +8,364 @@ export type Json = string | number | boolean | null | {
 export type Database = {
   "public": {
     Tables: {
+      "api_keys": {
+        Row: {
+          "allowed_cidrs": (unknown)[] | null;
+          "created_at": string;
+          "created_by": string | null;
+          "environment": Database["public"]["Enums"]["api_key_environment"];
+          "expires_at": string | null;
+          "id": string;
+          "kind": Database["public"]["Enums"]["api_key_kind"];
+          "last_four": string;
+          "last_used_at": string | null;
+          "name": string;
+          "org_id": string;
+          "prefix": string;
+          "rate_limit_per_minute": number | null;
+          "replaced_by": string | null;
+          "revoked_at": string | null;
+          "rotated_from": string | null;
+          "scopes": (string)[];
+          "usage_count": number;
+          "workspace_id": string | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "allowed_cidrs"?: (unknown)[] | null;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "environment"?: Database["public"]["Enums"]["api_key_environment"];
+          "expires_at"?: string | null;
+          "id"?: string;
+          "kind"?: Database["public"]["Enums"]["api_key_kind"];
+          "last_four": string;
+          "last_used_at"?: string | null;
+          "name": string;
+          "org_id": string;
+          "prefix": string;
+          "rate_limit_per_minute"?: number | null;
+          "replaced_by"?: string | null;
+          "revoked_at"?: string | null;
+          "rotated_from"?: string | null;
+          "scopes"?: (string)[];
+          "usage_count"?: number;
+          "workspace_id"?: string | null;
+        };
+        Update: {
+          "allowed_cidrs"?: (unknown)[] | null;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "environment"?: Database["public"]["Enums"]["api_key_environment"];
+          "expires_at"?: string | null;
+          "id"?: string;
+          "kind"?: Database["public"]["Enums"]["api_key_kind"];
+          "last_four"?: string;
+          "last_used_at"?: string | null;
+          "name"?: string;
+          "org_id"?: string;
+          "prefix"?: string;
+          "rate_limit_per_minute"?: number | null;
+          "replaced_by"?: string | null;
+          "revoked_at"?: string | null;
+          "rotated_from"?: string | null;
+          "scopes"?: (string)[];
+          "usage_count"?: number;
+          "workspace_id"?: string | null;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "api_keys_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "api_keys_org_id_workspace_id_fkey";
+            columns: ["org_id", "workspace_id"];
+            isOneToOne: false;
+            referencedRelation: "workspaces";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "audit_log": {
+        Row: {
+          "action": string;
+          "actor_api_key_id": string | null;
+          "actor_email": string | null;
+          "actor_type": string;
+          "actor_user_id": string | null;
+          "after": Json | null;
+          "before": Json | null;
+          "changed_fields": (string)[];
+          "hash": string;
+          "id": string;
+          "ip": unknown;
+          "occurred_at": string;
+          "org_id": string;
+          "prev_hash": string;
+          "request_id": string | null;
+          "resource_id": string | null;
+          "resource_type": string;
+          "retention_until": string;
+          "risk": Database["public"]["Enums"]["audit_risk"];
+          "search": unknown;
+          "seq": number;
+          "status": Database["public"]["Enums"]["audit_status"];
+          "tags": (string)[];
+          "user_agent": string | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "action": string;
+          "actor_api_key_id"?: string | null;
+          "actor_email"?: string | null;
+          "actor_type": string;
+          "actor_user_id"?: string | null;
+          "after"?: Json | null;
+          "before"?: Json | null;
+          "changed_fields"?: (string)[];
+          "hash": string;
+          "id"?: string;
+          "ip"?: unknown;
+          "occurred_at": string;
+          "org_id": string;
+          "prev_hash": string;
+          "request_id"?: string | null;
+          "resource_id"?: string | null;
+          "resource_type": string;
+          "retention_until": string;
+          "risk"?: Database["public"]["Enums"]["audit_risk"];
+          "search"?: never;
+          "seq": number;
+          "status"?: Database["public"]["Enums"]["audit_status"];
+          "tags"?: (string)[];
+          "user_agent"?: string | null;
+        };
+        Update: {
+          "action"?: string;
+          "actor_api_key_id"?: string | null;
+          "actor_email"?: string | null;
+          "actor_type"?: string;
+          "actor_user_id"?: string | null;
+          "after"?: Json | null;
+          "before"?: Json | null;
+          "changed_fields"?: (string)[];
+          "hash"?: string;
+          "id"?: string;
+          "ip"?: unknown;
+          "occurred_at"?: string;
+          "org_id"?: string;
+          "prev_hash"?: string;
+          "request_id"?: string | null;
+          "resource_id"?: string | null;
+          "resource_type"?: string;
+          "retention_until"?: string;
+          "risk"?: Database["public"]["Enums"]["audit_risk"];
+          "search"?: never;
+          "seq"?: number;
+          "status"?: Database["public"]["Enums"]["audit_status"];
+          "tags"?: (string)[];
+          "user_agent"?: string | null;
+        };
+        Relationships: [];
+      };
+      "invitations": {
+        Row: {
+          "accepted_at": string | null;
+          "accepted_by": string | null;
+          "created_at": string;
+          "email": string;
+          "expires_at": string;
+          "id": string;
+          "invited_by": string | null;
+          "org_id": string;
+          "revoked_at": string | null;
+          "role": Database["public"]["Enums"]["org_role"];
+        };
+        ComputedFields: never;
+        Insert: {
+          "accepted_at"?: string | null;
+          "accepted_by"?: string | null;
+          "created_at"?: string;
+          "email": string;
+          "expires_at"?: string;
+          "id"?: string;
+          "invited_by"?: string | null;
+          "org_id": string;
+          "revoked_at"?: string | null;
+          "role"?: Database["public"]["Enums"]["org_role"];
+        };
+        Update: {
+          "accepted_at"?: string | null;
+          "accepted_by"?: string | null;
+          "created_at"?: string;
+          "email"?: string;
+          "expires_at"?: string;
+          "id"?: string;
+          "invited_by"?: string | null;
+          "org_id"?: string;
+          "revoked_at"?: string | null;
+          "role"?: Database["public"]["Enums"]["org_role"];
+        };
+        Relationships: [
+          {
+            foreignKeyName: "invitations_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "organization_members": {
+        Row: {
+          "created_at": string;
+          "deactivated_at": string | null;
+          "email": string | null;
+          "invited_by": string | null;
+          "joined_at": string | null;
+          "org_id": string;
+          "role": Database["public"]["Enums"]["org_role"];
+          "status": Database["public"]["Enums"]["member_status"];
+          "updated_at": string;
+          "user_id": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "deactivated_at"?: string | null;
+          "email"?: string | null;
+          "invited_by"?: string | null;
+          "joined_at"?: string | null;
+          "org_id": string;
+          "role"?: Database["public"]["Enums"]["org_role"];
+          "status"?: Database["public"]["Enums"]["member_status"];
+          "updated_at"?: string;
+          "user_id": string;
+        };
+        Update: {
+          "created_at"?: string;
+          "deactivated_at"?: string | null;
+          "email"?: string | null;
+          "invited_by"?: string | null;
+          "joined_at"?: string | null;
+          "org_id"?: string;
+          "role"?: Database["public"]["Enums"]["org_role"];
+          "status"?: Database["public"]["Enums"]["member_status"];
+          "updated_at"?: string;
+          "user_id"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "organization_members_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "organizations": {
+        Row: {
+          "allowed_email_domains": (string)[];
+          "audit_masked_keys": (string)[];
+          "audit_retention": string;
+          "created_at": string;
+          "created_by": string | null;
+          "data_region": Database["public"]["Enums"]["data_region"];
+          "id": string;
+          "mfa_required": boolean;
+          "name": string;
+          "plan": Database["public"]["Enums"]["org_plan"];
+          "seat_limit": number;
+          "seat_limit_override": number | null;
+          "settings": NonNullable<Json>;
+          "slug": string;
+          "sso_enforced": boolean;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "allowed_email_domains"?: (string)[];
+          "audit_masked_keys"?: (string)[];
+          "audit_retention"?: string;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "data_region"?: Database["public"]["Enums"]["data_region"];
+          "id"?: string;
+          "mfa_required"?: boolean;
+          "name": string;
+          "plan"?: Database["public"]["Enums"]["org_plan"];
+          "seat_limit"?: never;
+          "seat_limit_override"?: number | null;
+          "settings"?: NonNullable<Json>;
+          "slug": string;
+          "sso_enforced"?: boolean;
+          "updated_at"?: string;
+        };
+        Update: {
+          "allowed_email_domains"?: (string)[];
+          "audit_masked_keys"?: (string)[];
+          "audit_retention"?: string;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "data_region"?: Database["public"]["Enums"]["data_region"];
+          "id"?: string;
+          "mfa_required"?: boolean;
+          "name"?: string;
+          "plan"?: Database["public"]["Enums"]["org_plan"];
+          "seat_limit"?: never;
+          "seat_limit_override"?: number | null;
+          "settings"?: NonNullable<Json>;
+          "slug"?: string;
+          "sso_enforced"?: boolean;
+          "updated_at"?: string;
+        };
+        Relationships: [];
+      };
+      "permissions": {
+        Row: {
+          "description": string;
+          "key": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "description": string;
+          "key": string;
+        };
+        Update: {
+          "description"?: string;
+          "key"?: string;
+        };
+        Relationships: [];
+      };
+      "role_permissions": {
+        Row: {
+          "permission": string;
+          "role": Database["public"]["Enums"]["org_role"];
+        };
+        ComputedFields: never;
+        Insert: {
+          "permission": string;
+          "role": Database["public"]["Enums"]["org_role"];
+        };
+        Update: {
+          "permission"?: string;
+          "role"?: Database["public"]["Enums"]["org_role"];
+        };
+        Relationships: [
+          {
+            foreignKeyName: "role_permissions_permission_fkey";
+            columns: ["permission"];
+            isOneToOne: false;
+            referencedRelation: "permissions";
+            referencedColumns: ["key"];
+          },
+        ];
+      };
       "saved_views": {
         Row: {
           "created_at": string;
@@ -36,11 +394,347 @@ export type Database = {
         };
         Relationships: [];
       };
+      "workspace_members": {
+        Row: {
+          "created_at": string;
+          "org_id": string;
+          "role": Database["public"]["Enums"]["org_role"];
+          "user_id": string;
+          "workspace_id": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "org_id": string;
+          "role": Database["public"]["Enums"]["org_role"];
+          "user_id": string;
+          "workspace_id": string;
+        };
+        Update: {
+          "created_at"?: string;
+          "org_id"?: string;
+          "role"?: Database["public"]["Enums"]["org_role"];
+          "user_id"?: string;
+          "workspace_id"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "workspace_members_org_id_user_id_fkey";
+            columns: ["org_id", "user_id"];
+            isOneToOne: false;
+            referencedRelation: "organization_members";
+            referencedColumns: ["org_id", "user_id"];
+          },
+          {
+            foreignKeyName: "workspace_members_org_id_workspace_id_fkey";
+            columns: ["org_id", "workspace_id"];
+            isOneToOne: false;
+            referencedRelation: "workspaces";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "workspaces": {
+        Row: {
+          "created_at": string;
+          "id": string;
+          "name": string;
+          "org_id": string;
+          "settings": NonNullable<Json>;
+          "slug": string;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "id"?: string;
+          "name": string;
+          "org_id": string;
+          "settings"?: NonNullable<Json>;
+          "slug": string;
+          "updated_at"?: string;
+        };
+        Update: {
+          "created_at"?: string;
+          "id"?: string;
+          "name"?: string;
+          "org_id"?: string;
+          "settings"?: NonNullable<Json>;
+          "slug"?: string;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "workspaces_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
     };
     Views: {
       [_ in never]: never;
     };
     Functions: {
+      "accept_invitation": {
+        Args: { "p_token": string };
+        Returns: {
+          "created_at": string;
+          "deactivated_at": string | null;
+          "email": string | null;
+          "invited_by": string | null;
+          "joined_at": string | null;
+          "org_id": string;
+          "role": Database["public"]["Enums"]["org_role"];
+          "status": Database["public"]["Enums"]["member_status"];
+          "updated_at": string;
+          "user_id": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "organization_members";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "api_key_usage": {
+        Args: { "p_key_id"?: string; "p_org_id": string };
+        Returns: {
+          "key_id": string;
+          "last_used_at": string;
+          "name": string;
+          "prefix": string;
+          "usage_count": number;
+        }[];
+      };
+      "audit_log_export": {
+        Args: {
+          "p_action"?: string;
+          "p_actor"?: string;
+          "p_from": string;
+          "p_limit"?: number;
+          "p_org_id": string;
+          "p_query"?: string;
+          "p_resource_type"?: string;
+          "p_risk"?: Database["public"]["Enums"]["audit_risk"];
+          "p_to": string;
+        };
+        Returns: {
+          "action": string;
+          "actor_api_key_id": string;
+          "actor_email": string;
+          "actor_type": string;
+          "actor_user_id": string;
+          "after": Json;
+          "before": Json;
+          "changed_fields": (string)[];
+          "hash": string;
+          "id": string;
+          "ip": unknown;
+          "occurred_at": string;
+          "prev_hash": string;
+          "request_id": string;
+          "resource_id": string;
+          "resource_type": string;
+          "retention_until": string;
+          "risk": Database["public"]["Enums"]["audit_risk"];
+          "seq": number;
+          "status": Database["public"]["Enums"]["audit_status"];
+          "tags": (string)[];
+          "user_agent": string;
+        }[];
+      };
+      "change_member_role": {
+        Args: {
+          "p_org_id": string;
+          "p_role": Database["public"]["Enums"]["org_role"];
+          "p_user_id": string;
+        };
+        Returns: {
+          "created_at": string;
+          "deactivated_at": string | null;
+          "email": string | null;
+          "invited_by": string | null;
+          "joined_at": string | null;
+          "org_id": string;
+          "role": Database["public"]["Enums"]["org_role"];
+          "status": Database["public"]["Enums"]["member_status"];
+          "updated_at": string;
+          "user_id": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "organization_members";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "create_api_key": {
+        Args: {
+          "p_allowed_cidrs"?: (unknown)[];
+          "p_environment"?: Database["public"]["Enums"]["api_key_environment"];
+          "p_expires_at"?: string;
+          "p_kind"?: Database["public"]["Enums"]["api_key_kind"];
+          "p_name": string;
+          "p_org_id": string;
+          "p_rate_limit_per_minute"?: number;
+          "p_scopes"?: (string)[];
+          "p_workspace_id"?: string;
+        };
+        Returns: {
+          "expires_at": string;
+          "id": string;
+          "kind": Database["public"]["Enums"]["api_key_kind"];
+          "prefix": string;
+          "scopes": (string)[];
+          "secret": string;
+        }[];
+      };
+      "create_organization": {
+        Args: {
+          "p_data_region"?: Database["public"]["Enums"]["data_region"];
+          "p_name": string;
+          "p_slug": string;
+        };
+        Returns: {
+          "allowed_email_domains": (string)[];
+          "audit_masked_keys": (string)[];
+          "audit_retention": string;
+          "created_at": string;
+          "created_by": string | null;
+          "data_region": Database["public"]["Enums"]["data_region"];
+          "id": string;
+          "mfa_required": boolean;
+          "name": string;
+          "plan": Database["public"]["Enums"]["org_plan"];
+          "seat_limit": number;
+          "seat_limit_override": number | null;
+          "settings": NonNullable<Json>;
+          "slug": string;
+          "sso_enforced": boolean;
+          "updated_at": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "organizations";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "create_workspace": {
+        Args: { "p_name": string; "p_org_id": string; "p_slug": string };
+        Returns: {
+          "created_at": string;
+          "id": string;
+          "name": string;
+          "org_id": string;
+          "settings": NonNullable<Json>;
+          "slug": string;
+          "updated_at": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "workspaces";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "deactivate_member": {
+        Args: { "p_org_id": string; "p_user_id": string };
+        Returns: {
+          "created_at": string;
+          "deactivated_at": string | null;
+          "email": string | null;
+          "invited_by": string | null;
+          "joined_at": string | null;
+          "org_id": string;
+          "role": Database["public"]["Enums"]["org_role"];
+          "status": Database["public"]["Enums"]["member_status"];
+          "updated_at": string;
+          "user_id": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "organization_members";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "has_permission": {
+        Args: { "p_org_id": string; "p_permission": string };
+        Returns: boolean;
+      };
+      "invite_member": {
+        Args: {
+          "p_email": string;
+          "p_expires_in"?: string;
+          "p_org_id": string;
+          "p_role"?: Database["public"]["Enums"]["org_role"];
+        };
+        Returns: {
+          "expires_at": string;
+          "invitation_id": string;
+          "token": string;
+        }[];
+      };
+      "leave_organization": {
+        Args: { "p_org_id": string };
+        Returns: undefined;
+      };
+      "record_audit_event": {
+        Args: {
+          "p_action": string;
+          "p_details"?: Json;
+          "p_org_id": string;
+          "p_resource_id"?: string;
+          "p_resource_type": string;
+          "p_risk"?: Database["public"]["Enums"]["audit_risk"];
+          "p_status"?: Database["public"]["Enums"]["audit_status"];
+          "p_tags"?: (string)[];
+        };
+        Returns: string;
+      };
+      "revoke_api_key": {
+        Args: { "p_key_id": string; "p_org_id": string };
+        Returns: {
+          "allowed_cidrs": (unknown)[] | null;
+          "created_at": string;
+          "created_by": string | null;
+          "environment": Database["public"]["Enums"]["api_key_environment"];
+          "expires_at": string | null;
+          "id": string;
+          "kind": Database["public"]["Enums"]["api_key_kind"];
+          "last_four": string;
+          "last_used_at": string | null;
+          "name": string;
+          "org_id": string;
+          "prefix": string;
+          "rate_limit_per_minute": number | null;
+          "replaced_by": string | null;
+          "revoked_at": string | null;
+          "rotated_from": string | null;
+          "scopes": (string)[];
+          "usage_count": number;
+          "workspace_id": string | null;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "api_keys";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "rotate_api_key": {
+        Args: { "p_grace"?: string; "p_key_id": string; "p_org_id": string };
+        Returns: {
+          "id": string;
+          "old_key_expires_at": string;
+          "prefix": string;
+          "secret": string;
+        }[];
+      };
       "save_view": {
         Args: { "p_definition"?: Json; "p_name": string };
         Returns: {
@@ -58,9 +752,74 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "search_audit_log": {
+        Args: {
+          "p_action"?: string;
+          "p_actor"?: string;
+          "p_before_occurred_at"?: string;
+          "p_before_seq"?: number;
+          "p_from"?: string;
+          "p_limit"?: number;
+          "p_org_id": string;
+          "p_query"?: string;
+          "p_resource_id"?: string;
+          "p_resource_type"?: string;
+          "p_risk"?: Database["public"]["Enums"]["audit_risk"];
+          "p_to"?: string;
+        };
+        Returns: {
+          "action": string;
+          "actor_api_key_id": string | null;
+          "actor_email": string | null;
+          "actor_type": string;
+          "actor_user_id": string | null;
+          "after": Json | null;
+          "before": Json | null;
+          "changed_fields": (string)[];
+          "hash": string;
+          "id": string;
+          "ip": unknown;
+          "occurred_at": string;
+          "org_id": string;
+          "prev_hash": string;
+          "request_id": string | null;
+          "resource_id": string | null;
+          "resource_type": string;
+          "retention_until": string;
+          "risk": Database["public"]["Enums"]["audit_risk"];
+          "search": unknown;
+          "seq": number;
+          "status": Database["public"]["Enums"]["audit_status"];
+          "tags": (string)[];
+          "user_agent": string | null;
+        }[];
+        SetofOptions: {
+          from: "*";
+          to: "audit_log";
+          isOneToOne: false;
+          isSetofReturn: true;
+        };
+      };
+      "verify_audit_chain": {
+        Args: { "p_from"?: string; "p_org_id": string; "p_to"?: string };
+        Returns: {
+          "broken_id": string;
+          "broken_seq": number;
+          "ok": boolean;
+          "reason": string;
+          "rows_checked": number;
+        }[];
+      };
     };
     Enums: {
-      [_ in never]: never;
+      "api_key_environment": "live" | "test";
+      "api_key_kind": "secret" | "write";
+      "audit_risk": "low" | "medium" | "high" | "critical";
+      "audit_status": "success" | "failure";
+      "data_region": "us-east" | "eu-west" | "apac-southeast";
+      "member_status": "invited" | "active" | "deactivated";
+      "org_plan": "free" | "starter" | "professional" | "enterprise";
+      "org_role": "owner" | "admin" | "manager" | "member" | "read_only";
     };
     CompositeTypes: {
       [_ in never]: never;
@@ -201,6 +960,15 @@ export type CompositeTypes<
 
 export const Constants = {
   "public": {
-    Enums: {},
+    Enums: {
+      "api_key_environment": ["live", "test"],
+      "api_key_kind": ["secret", "write"],
+      "audit_risk": ["low", "medium", "high", "critical"],
+      "audit_status": ["success", "failure"],
+      "data_region": ["us-east", "eu-west", "apac-southeast"],
+      "member_status": ["invited", "active", "deactivated"],
+      "org_plan": ["free", "starter", "professional", "enterprise"],
+      "org_role": ["owner", "admin", "manager", "member", "read_only"],
+    },
   },
 } as const;

@@ -1,7 +1,7 @@
 -- The ground every migration stands on: Supabase's roles and auth helpers, the
 -- grant defaults of the foundation migration, and RLS on every public table.
 begin;
-select plan(12);
+select plan(14);
 
 -- ROLES
 select ok((select rolbypassrls from pg_roles where rolname = 'service_role'),
@@ -44,6 +44,8 @@ select is(
   'every function in public and private pins its search_path');
 
 select tests.rls_enabled('public');
+select tests.rls_enabled('private');
+select tests.rls_enabled('partitions');
 
 select * from finish();
 rollback;

@@ -1,0 +1,260 @@
+// Resolves who calls an edge function, once, into one Principal that rate limits,
+// audit and permission checks all take: a user session (Supabase Auth JWT), an
+// API key (x-api-key or Authorization: Bearer mk_/wk_), or an anonymous IP.
+import {
+  createLocalJWKSet,
+  type JSONWebKeySet,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from "jose";
+import type postgres from "postgres";
+import { HttpError } from "./errors.ts";
+
+export type RequestContext = {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string;
+};
+
+export type UserPrincipal = {
+  kind: "user";
+  actorId: string;
+  email: string | null;
+  orgId: string | null;
+  /** Permissions in orgId, resolved in SQL from the member's role. */
+  permissions: string[];
+  claims: JWTPayload;
+  context: RequestContext;
+};
+
+export type ApiKeyPrincipal = {
+  kind: "api_key";
+  actorId: string;
+  orgId: string;
+  workspaceId: string | null;
+  keyKind: "secret" | "write";
+  permissions: string[];
+  rateLimitPerMinute: number | null;
+  context: RequestContext;
+};
+
+export type AnonymousPrincipal = {
+  kind: "anonymous";
+  actorId: string;
+  orgId: null;
+  permissions: [];
+  context: RequestContext;
+};
+
+export type Principal = UserPrincipal | ApiKeyPrincipal | AnonymousPrincipal;
+
+const API_KEY_PATTERN = /^(mk|wk)_(live|test)_/;
+
+export function requestContext(req: Request): RequestContext {
+  const forwarded = req.headers.get("x-forwarded-for");
+  return {
+    ip: forwarded?.split(",")[0].trim() || null,
+    userAgent: req.headers.get("user-agent"),
+    requestId: req.headers.get("x-request-id") ?? crypto.randomUUID(),
+  };
+}
+
+function bearer(req: Request): string | null {
+  const m = req.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i);
+  return m ? m[1].trim() : null;
+}
+
+// JWKS injected by the platform (SUPABASE_JWKS) plus, for projects still on the
+// legacy shared secret, MERIDIAN_LEGACY_JWT_SECRET.
+let keyResolver: JWTVerifyGetKey | null = null;
+function verificationKeys(): JWTVerifyGetKey {
+  if (keyResolver) return keyResolver;
+  const jwksText = Deno.env.get("SUPABASE_JWKS");
+  const jwks: JSONWebKeySet = jwksText ? JSON.parse(jwksText) : { keys: [] };
+  const asymmetric = jwks.keys.length > 0 ? createLocalJWKSet(jwks) : null;
+  const legacy = Deno.env.get("MERIDIAN_LEGACY_JWT_SECRET");
+  const secret = legacy ? new TextEncoder().encode(legacy) : null;
+  keyResolver = (header, token) => {
+    if (header.alg === "HS256" && secret) return secret;
+    if (asymmetric && header.alg !== "HS256") return asymmetric(header, token);
+    throw new HttpError(
+      401,
+      "invalid_token",
+      `no key to verify ${header.alg} tokens`,
+    );
+  };
+  return keyResolver;
+}
+
+async function verifyUserToken(token: string): Promise<JWTPayload> {
+  try {
+    const { payload } = await jwtVerify(token, verificationKeys(), {
+      algorithms: ["HS256", "ES256", "RS256"],
+    });
+    return payload;
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(
+      401,
+      "invalid_token",
+      "The access token is invalid or expired",
+    );
+  }
+}
+
+type VerifiedKey = {
+  key_id: string;
+  org_id: string;
+  workspace_id: string | null;
+  kind: "secret" | "write";
+  scopes: string[];
+  rate_limit_per_minute: number | null;
+};
+
+export type AuthOptions = {
+  /** Accept callers with no credentials as anonymous principals (by IP). */
+  allowAnonymous?: boolean;
+  /** The organization the request acts on, when the caller chose one. */
+  orgId?: string | null;
+};
+
+/** Authenticates the request. Throws HttpError(401) when credentials are bad. */
+export async function authenticate(
+  req: Request,
+  sql: postgres.Sql,
+  options: AuthOptions = {},
+): Promise<Principal> {
+  const context = requestContext(req);
+  const token = bearer(req);
+  const apiKey = req.headers.get("x-api-key") ??
+    (token && API_KEY_PATTERN.test(token) ? token : null);
+
+  // API KEY
+  if (apiKey) {
+    const rows = await sql<VerifiedKey[]>`
+      select * from private.verify_api_key(${apiKey}, ${context.ip}::inet)`;
+    if (rows.length === 0) {
+      throw new HttpError(
+        401,
+        "invalid_api_key",
+        "The API key is invalid, expired or revoked",
+      );
+    }
+    const key = rows[0];
+    if (options.orgId && options.orgId !== key.org_id) {
+      throw new HttpError(
+        403,
+        "forbidden",
+        "The API key belongs to another organization",
+        [
+          {
+            field: "org_id",
+            rule: "matches_api_key",
+            message: "org_id differs from the key's",
+          },
+        ],
+      );
+    }
+    return {
+      kind: "api_key",
+      actorId: key.key_id,
+      orgId: key.org_id,
+      workspaceId: key.workspace_id,
+      keyKind: key.kind,
+      permissions: key.scopes,
+      rateLimitPerMinute: key.rate_limit_per_minute,
+      context,
+    };
+  }
+
+  // USER SESSION
+  if (token) {
+    const claims = await verifyUserToken(token);
+    if (claims.role === "authenticated" && typeof claims.sub === "string") {
+      const orgId = options.orgId ?? null;
+      const user: UserPrincipal = {
+        kind: "user",
+        actorId: claims.sub,
+        email: typeof claims.email === "string" ? claims.email : null,
+        orgId,
+        permissions: [],
+        claims,
+        context,
+      };
+      if (orgId) {
+        user.permissions = await withPrincipal(sql, user, async (tx) => {
+          const [row] = await tx<{ permissions: string[] }[]>`
+            select private.caller_permissions(${orgId}::uuid) as permissions`;
+          return row.permissions;
+        });
+      }
+      return user;
+    }
+    // The anon key: a browser with no session.
+  }
+
+  if (options.allowAnonymous) {
+    return {
+      kind: "anonymous",
+      actorId: context.ip ?? "unknown",
+      orgId: null,
+      permissions: [],
+      context,
+    };
+  }
+  throw new HttpError(
+    401,
+    "unauthorized",
+    "Send a user access token (Authorization: Bearer) or an API key (x-api-key)",
+  );
+}
+
+/** Throws 403 naming the permission unless the principal holds it. */
+export function requirePermission(
+  principal: Principal,
+  permission: string,
+): void {
+  if (!(principal.permissions as string[]).includes(permission)) {
+    throw new HttpError(403, "forbidden", `permission denied: ${permission}`, [
+      { field: "permission", rule: "required", message: permission },
+    ]);
+  }
+}
+
+/**
+ * Runs fn in a transaction that acts as the principal: a user through RLS (role
+ * authenticated with the session's claims, as PostgREST does), an API key as
+ * service_role with its identity in meridian.principal for SQL to check.
+ */
+export function withPrincipal<T>(
+  sql: postgres.Sql,
+  principal: Principal,
+  fn: (tx: postgres.TransactionSql) => Promise<T>,
+): Promise<T> {
+  const request = JSON.stringify({
+    ip: principal.context.ip,
+    user_agent: principal.context.userAgent,
+    request_id: principal.context.requestId,
+  });
+  return sql.begin(async (tx) => {
+    await tx`select set_config('meridian.request', ${request}, true)`;
+    if (principal.kind === "user") {
+      await tx`select set_config('request.jwt.claims', ${
+        JSON.stringify(principal.claims)
+      }, true),
+                      set_config('role', 'authenticated', true)`;
+    } else if (principal.kind === "api_key") {
+      const key = JSON.stringify({
+        key_id: principal.actorId,
+        org_id: principal.orgId,
+        scopes: principal.permissions,
+      });
+      await tx`select set_config('meridian.principal', ${key}, true),
+                      set_config('role', 'service_role', true)`;
+    } else {
+      await tx`select set_config('role', 'anon', true)`;
+    }
+    return await fn(tx);
+  }) as Promise<T>;
+}

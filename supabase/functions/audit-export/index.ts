@@ -1,0 +1,143 @@
+// GET /functions/v1/audit-export?org_id=&from=&to=&format=csv|jsonl[&action=&actor=
+//   &resource_type=&risk=&q=&limit=]
+// Streams an organization's audit trail for auditors (audit:read), as CSV (written
+// by Postgres's COPY) or JSON Lines, oldest first, at most `limit` rows (hard cap
+// 100,000; default 10,000). Accepts a user session or an API key, so
+// verify_jwt = false and authentication happens here.
+import { z } from "zod";
+import {
+  authenticate,
+  requirePermission,
+  withPrincipal,
+} from "../_shared/auth.ts";
+import { recordAuditEvent, recordDenial } from "../_shared/audit.ts";
+import { sql } from "../_shared/db.ts";
+import { HttpError, toErrorResponse } from "../_shared/errors.ts";
+import { corsHeaders, preflight } from "../_shared/http.ts";
+
+const MAX_ROWS = 100_000;
+
+const ExportQuery = z.object({
+  org_id: z.guid(),
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }),
+  format: z.enum(["csv", "jsonl"]).default("jsonl"),
+  action: z.string().min(1).max(200).optional(),
+  actor: z.string().min(1).max(320).optional(),
+  resource_type: z.string().min(1).max(100).optional(),
+  risk: z.enum(["low", "medium", "high", "critical"]).optional(),
+  q: z.string().min(1).max(500).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_ROWS).default(10_000),
+}).refine((v) => Date.parse(v.from) < Date.parse(v.to), {
+  path: ["from"],
+  message: "from must be before to",
+});
+type ExportQuery = z.infer<typeof ExportQuery>;
+
+function exportCall(q: ExportQuery) {
+  return sql()`
+    select format(
+      'select * from public.audit_log_export(p_org_id => %L::uuid, p_from => %L::timestamptz,'
+      ' p_to => %L::timestamptz, p_actor => %L, p_action => %L, p_resource_type => %L,'
+      ' p_risk => %L::public.audit_risk, p_query => %L, p_limit => %s)',
+      ${q.org_id}::text, ${q.from}::text, ${q.to}::text, ${
+    q.actor ?? null
+  }::text,
+      ${q.action ?? null}::text, ${q.resource_type ?? null}::text, ${
+    q.risk ?? null
+  }::text,
+      ${q.q ?? null}::text, ${q.limit}::int) as call`;
+}
+
+Deno.serve(async (req) => {
+  const cors = preflight(req);
+  if (cors) return cors;
+  try {
+    if (req.method !== "GET") {
+      throw new HttpError(
+        405,
+        "method_not_allowed",
+        "audit-export answers GET only",
+      );
+    }
+    const url = new URL(req.url);
+    const parsed = ExportQuery.safeParse(Object.fromEntries(url.searchParams));
+    if (!parsed.success) throw parsed.error;
+    const query = parsed.data;
+
+    const principal = await authenticate(req, sql(), { orgId: query.org_id });
+    try {
+      requirePermission(principal, "audit:read");
+    } catch (err) {
+      await recordDenial(
+        sql(),
+        principal,
+        query.org_id,
+        "audit.export",
+        "audit:read",
+      );
+      throw err;
+    }
+    // Postgres quotes every value into the call, so COPY can run it unparameterized.
+    const [{ call }] = await exportCall(query);
+    await recordAuditEvent(sql(), principal, {
+      orgId: query.org_id,
+      action: "audit_log.exported",
+      resourceType: "audit_log",
+      details: {
+        format: query.format,
+        from: query.from,
+        to: query.to,
+        limit: query.limit,
+      },
+      risk: "medium",
+    });
+
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        try {
+          await withPrincipal(sql(), principal, async (tx) => {
+            if (query.format === "csv") {
+              const stream = await tx.unsafe(
+                `copy (${call}) to stdout with (format csv, header true)`,
+              ).readable();
+              for await (const chunk of stream) {
+                controller.enqueue(chunk as Uint8Array);
+              }
+            } else {
+              const rows = tx.unsafe(
+                `select row_to_json(e) as r from (${call}) e`,
+              )
+                .cursor(500);
+              for await (const batch of rows) {
+                controller.enqueue(encoder.encode(
+                  batch.map((row) => JSON.stringify(row.r)).join("\n") + "\n",
+                ));
+              }
+            }
+          });
+          controller.close();
+        } catch (err) {
+          console.error("audit-export: stream failed", err);
+          controller.error(err);
+        }
+      },
+    });
+    const ext = query.format === "csv" ? "csv" : "jsonl";
+    return new Response(body, {
+      headers: {
+        ...corsHeaders,
+        "Content-Type": query.format === "csv"
+          ? "text/csv; charset=utf-8"
+          : "application/x-ndjson",
+        "Content-Disposition":
+          `attachment; filename="audit-${query.org_id}.${ext}"`,
+        "X-Row-Cap": String(query.limit),
+        "X-Request-Id": principal.context.requestId,
+      },
+    });
+  } catch (err) {
+    return toErrorResponse(err);
+  }
+});
