@@ -1,0 +1,180 @@
+// Tenancy through supabase-js, as a web client would use it: create an
+// organization, invite and accept, change roles, and fail to reach another
+// organization's rows with every role.
+import assert from "node:assert/strict";
+import {
+  adminSql,
+  client,
+  createUser,
+  type TestUser,
+} from "../support/stack.ts";
+
+const ROLES = ["owner", "admin", "manager", "member", "read_only"] as const;
+
+Deno.test("organizations, invitations and roles through supabase-js", async (t) => {
+  const sql = adminSql();
+  try {
+    const owner = await createUser(sql, "owner");
+    const invitee = await createUser(sql, "invitee");
+    const slug = `org-${crypto.randomUUID().slice(0, 8)}`;
+
+    const { data: org, error } = await client(owner.token)
+      .rpc("create_organization", { p_name: "Initech", p_slug: slug });
+    assert.equal(error, null);
+    assert.ok(org);
+
+    await t.step("invite and accept", async () => {
+      const { data: invites, error } = await client(owner.token).rpc(
+        "invite_member",
+        {
+          p_org_id: org.id,
+          p_email: invitee.email,
+          p_role: "member",
+        },
+      );
+      assert.equal(error, null);
+      const token = invites![0].token;
+      const accepted = await client(invitee.token)
+        .rpc("accept_invitation", { p_token: token });
+      assert.equal(accepted.error, null);
+      assert.equal(accepted.data?.role, "member");
+      const again = await client(invitee.token)
+        .rpc("accept_invitation", { p_token: token });
+      assert.equal(again.error?.code, "22023");
+    });
+
+    await t.step("change roles, with the owner rules", async () => {
+      const promote = await client(owner.token).rpc("change_member_role", {
+        p_org_id: org.id,
+        p_user_id: invitee.id,
+        p_role: "admin",
+      });
+      assert.equal(promote.error, null);
+      const coup = await client(invitee.token).rpc("change_member_role", {
+        p_org_id: org.id,
+        p_user_id: owner.id,
+        p_role: "member",
+      });
+      assert.equal(coup.error?.code, "42501");
+      assert.equal(
+        coup.error?.message,
+        "only an owner can change or remove an owner",
+      );
+      const leave = await client(owner.token).rpc("leave_organization", {
+        p_org_id: org.id,
+      });
+      assert.equal(leave.error?.code, "23514");
+    });
+
+    await t.step("the audit trail shows who did it", async () => {
+      const { data, error } = await client(owner.token).rpc(
+        "search_audit_log",
+        {
+          p_org_id: org.id,
+          p_action: "organization_members",
+        },
+      );
+      assert.equal(error, null);
+      const actions = data!.map((r) => `${r.action}:${r.actor_email}`);
+      assert.ok(
+        actions.includes(`organization_members.update:${owner.email}`),
+        actions.join(),
+      );
+      assert.ok(
+        actions.includes(`organization_members.insert:${invitee.email}`),
+        actions.join(),
+      );
+    });
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("no role reaches another organization's rows through supabase-js", async (t) => {
+  const sql = adminSql();
+  try {
+    const suffix = crypto.randomUUID().slice(0, 8);
+    const [orgA] = await sql`
+      insert into public.organizations (name, slug, plan) values ('A', ${
+      "a-" + suffix
+    }, 'enterprise')
+      returning id`;
+    const [orgB] = await sql`
+      insert into public.organizations (name, slug, plan) values ('B', ${
+      "b-" + suffix
+    }, 'enterprise')
+      returning id`;
+    const members: Record<string, TestUser> = {};
+    for (const org of [orgA, orgB]) {
+      for (const role of ROLES) {
+        const user = await createUser(
+          sql,
+          `${role}-${org === orgA ? "a" : "b"}`,
+        );
+        await sql`insert into public.organization_members (org_id, user_id, role)
+                  values (${org.id}, ${user.id}, ${role})`;
+        if (org === orgA) members[role] = user;
+      }
+    }
+    const [bWorkspace] = await sql`
+      insert into public.workspaces (org_id, name, slug) values (${orgB.id}, 'B', 'b')
+      returning id`;
+
+    for (const role of ROLES) {
+      await t.step(`${role} of A`, async () => {
+        const db = client(members[role].token);
+        for (
+          const table of [
+            "workspaces",
+            "organization_members",
+            "workspace_members",
+            "invitations",
+            "api_keys",
+            "audit_log",
+          ] as const
+        ) {
+          const { data } = await db.from(table).select("org_id").eq(
+            "org_id",
+            orgB.id,
+          );
+          assert.deepEqual(data ?? [], [], `${role} read ${table} of B`);
+        }
+        const own = await db.from("organizations").select("id").eq(
+          "id",
+          orgA.id,
+        );
+        assert.equal(own.data?.length, 1, `${role} reads its own organization`);
+        const other = await db.from("organizations").select("id").eq(
+          "id",
+          orgB.id,
+        );
+        assert.deepEqual(other.data, []);
+
+        const insert = await db.from("workspaces")
+          .insert({
+            org_id: orgB.id,
+            name: "planted",
+            slug: `planted-${role.replace("_", "-")}`,
+          });
+        assert.equal(insert.error?.code, "42501", `${role} inserted into B`);
+        const update = await db.from("workspaces").update({ name: "hijacked" })
+          .eq("id", bWorkspace.id).select();
+        assert.deepEqual(update.data ?? [], []);
+        const del = await db.from("organizations").delete().eq("id", orgB.id)
+          .select();
+        assert.deepEqual(del.data ?? [], []);
+        const rpc = await db.rpc("create_api_key", {
+          p_org_id: orgB.id,
+          p_name: "x",
+        });
+        assert.equal(rpc.error?.code, "42501");
+      });
+    }
+    const [check] = await sql`
+      select o.name, (select count(*)::int from public.workspaces w where w.org_id = o.id) as ws
+      from public.organizations o where o.id = ${orgB.id}`;
+    assert.deepEqual({ ...check }, { name: "B", ws: 1 });
+  } finally {
+    await sql.end();
+  }
+});
