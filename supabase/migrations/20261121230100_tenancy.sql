@@ -53,7 +53,9 @@ create table public.organizations (
   audit_retention interval not null default '7 years'
     constraint organizations_audit_retention_check
       check (audit_retention between '30 days' and '20 years'),
-  audit_masked_keys text[] not null default '{}',
+  audit_masked_keys text[] not null default '{}'
+    constraint organizations_audit_masked_keys_format check (
+      array_to_string(audit_masked_keys, ',') ~ '^([a-z0-9_]+(,[a-z0-9_]+)*)?$'),
   created_by uuid references auth.users (id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()

@@ -8,15 +8,16 @@ create type public.audit_risk as enum ('low', 'medium', 'high', 'critical');
 create type public.audit_status as enum ('success', 'failure');
 
 -- array_to_string is only STABLE (it can format any element type); for text[]
--- it is immutable, which the generated search column needs.
+-- it is immutable, which the generated search column needs. No SET search_path:
+-- that would stop the planner inlining it into every audit insert, and the body
+-- names its one function by schema.
 create function private.text_array_to_string(p_values text[], p_separator text)
 returns text
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
-  select array_to_string(p_values, p_separator)
+  select pg_catalog.array_to_string(p_values, p_separator)
 $$;
 
 create table public.audit_log (
@@ -64,13 +65,13 @@ comment on column public.audit_log.retention_until is
   'Kept at least until then; partitions are dropped once all their rows are past it.';
 comment on column public.audit_log.hash is 'sha256(prev_hash || canonical form of this row).';
 
-create index audit_log_org_time_idx on public.audit_log (org_id, occurred_at desc, seq desc);
+-- The primary key (org_id, occurred_at, seq) also serves newest-first reads.
 create index audit_log_org_seq_idx on public.audit_log (org_id, seq);
 create index audit_log_occurred_brin on public.audit_log using brin (occurred_at);
 create index audit_log_search_idx on public.audit_log using gin (search);
 
--- Where each organization's chain ends. One row per org, updated under an
--- advisory lock, so appends are serialized per organization and never globally.
+-- Where each organization's chain ends. One row per org; appending locks it, so
+-- appends are serialized per organization and never globally.
 create table private.audit_chain_heads (
   org_id uuid primary key,
   last_seq bigint not null,
@@ -124,8 +125,10 @@ declare
                    || coalesce(p_extra_keys, '{}');
   v_result jsonb;
 begin
-  if p_value is null then
-    return null;
+  -- Fast path: most images name no sensitive key at all.
+  if p_value is null
+     or lower(p_value::text) !~ array_to_string(v_keys, '|') then
+    return p_value;
   elsif jsonb_typeof(p_value) = 'object' then
     select coalesce(jsonb_object_agg(e.key,
              case when exists (
@@ -148,42 +151,6 @@ $$;
 comment on function private.mask_sensitive(jsonb, text[]) is
   'Replaces values of sensitive keys (password, secret, token, api_key, key_hash, mfa_secret, extras; also as _-prefix/suffix) with ***, recursively.';
 
--- REQUEST CONTEXT -------------------------------------------------------------------
--- Who acts and from where: the JWT for user sessions, meridian.principal for API
--- keys (set by edge functions), and request headers PostgREST or functions pass.
-create function private.request_context()
-returns jsonb
-language sql
-stable
-set search_path = ''
-as $$
-  with h as (
-    select coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}'::jsonb) as headers,
-           coalesce(nullif(current_setting('meridian.request', true), '')::jsonb, '{}'::jsonb) as req
-  )
-  select jsonb_build_object(
-    'ip', coalesce(h.req ->> 'ip', nullif(split_part(h.headers ->> 'x-forwarded-for', ',', 1), '')),
-    'user_agent', coalesce(h.req ->> 'user_agent', h.headers ->> 'user-agent'),
-    'request_id', coalesce(h.req ->> 'request_id', h.headers ->> 'x-request-id')
-  )
-  from h
-$$;
-
-create function private.current_actor()
-returns jsonb
-language sql
-stable
-set search_path = ''
-as $$
-  select case
-    when auth.uid() is not null then jsonb_build_object(
-      'type', 'user', 'user_id', auth.uid(), 'email', auth.jwt() ->> 'email')
-    when private.api_key_principal() is not null then jsonb_build_object(
-      'type', 'api_key', 'api_key_id', private.api_key_principal() ->> 'key_id')
-    else jsonb_build_object('type', 'system')
-  end
-$$;
-
 -- CHAIN -----------------------------------------------------------------------------
 -- The canonical text of a row that its hash covers. Timestamps are rendered in
 -- UTC with a fixed format, so the text does not depend on session settings.
@@ -191,14 +158,18 @@ create function private.audit_canonical(r public.audit_log)
 returns text
 language sql
 immutable
-set search_path = ''
+-- No SET search_path, so the planner can inline it into append_audit and
+-- verify_audit_chain; every function in the body is named by schema.
 as $$
-  select jsonb_build_array(
-    r.org_id, r.seq, to_char(r.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+  -- A row literal is unambiguous (values are quoted and escaped) and cheaper to
+  -- build than JSON; jsonb, arrays and uuids print the same in every session.
+  select row(
+    r.org_id, r.seq,
+    pg_catalog.to_char(pg_catalog.timezone('UTC', r.occurred_at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     r.id, r.actor_type, r.actor_user_id, r.actor_email, r.actor_api_key_id,
     r.action, r.resource_type, r.resource_id, r.before, r.after, r.changed_fields,
-    host(r.ip), r.user_agent, r.request_id, r.risk, r.tags, r.status,
-    to_char(r.retention_until at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    pg_catalog.host(r.ip), r.user_agent, r.request_id, r.risk, r.tags, r.status,
+    pg_catalog.to_char(pg_catalog.timezone('UTC', r.retention_until), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
   )::text
 $$;
 comment on function private.audit_canonical(public.audit_log) is
@@ -232,68 +203,119 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_org public.organizations;
-  v_actor jsonb := coalesce(p_actor, private.current_actor());
-  v_ctx jsonb := private.request_context();
-  v_head private.audit_chain_heads;
-  v_row public.audit_log;
+  -- Who acts and from where, read once from the transaction's settings (this
+  -- runs for every audited row, so it avoids nested helper calls): the JWT for
+  -- user sessions, meridian.principal for API keys (set by edge functions), and
+  -- the request headers PostgREST sets or the context functions pass.
+  v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+  v_headers jsonb := coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}');
+  v_req jsonb := coalesce(nullif(current_setting('meridian.request', true), '')::jsonb, '{}');
+  v_actor jsonb := p_actor;
+  v_key jsonb;
   v_masked_keys text[];
+  v_retention interval;
+  v_mask_pattern text;
+  v_seq bigint;
+  v_prev_hash bytea;
+  v_row public.audit_log;
 begin
-  select * into v_org from public.organizations where id = p_org_id;
-  v_masked_keys := coalesce(v_org.audit_masked_keys, '{}');
+  if v_actor is null then
+    if v_claims ->> 'sub' is not null then
+      v_actor := jsonb_build_object('type', 'user', 'user_id', v_claims ->> 'sub',
+                                    'email', v_claims ->> 'email');
+    else
+      v_key := private.api_key_principal();
+      v_actor := case when v_key is not null
+        then jsonb_build_object('type', 'api_key', 'api_key_id', v_key ->> 'key_id')
+        else jsonb_build_object('type', 'system') end;
+    end if;
+  end if;
+  -- CLAIM THE NEXT LINK: the UPDATE locks the organization's head row until
+  -- commit, so appends serialize per organization (never globally), and it
+  -- returns the newest committed head even after waiting for another appender.
+  -- The organization's audit settings ride along (it may be gone: deletions
+  -- are audited too).
+  update private.audit_chain_heads h set last_seq = h.last_seq + 1
+  where h.org_id = p_org_id
+  returning h.last_seq, h.last_hash,
+            (select o.audit_masked_keys from public.organizations o where o.id = p_org_id),
+            (select o.audit_retention from public.organizations o where o.id = p_org_id)
+  into v_seq, v_prev_hash, v_masked_keys, v_retention;
+  if v_seq is null then
+    -- First event of this organization (or a concurrent first: then wait for it).
+    insert into private.audit_chain_heads as h (org_id, last_seq, last_hash)
+    values (p_org_id, 1, private.audit_genesis_hash(p_org_id))
+    on conflict (org_id) do update set last_seq = h.last_seq + 1
+    returning h.last_seq, h.last_hash,
+              (select o.audit_masked_keys from public.organizations o where o.id = p_org_id),
+              (select o.audit_retention from public.organizations o where o.id = p_org_id)
+    into v_seq, v_prev_hash, v_masked_keys, v_retention;
+  end if;
+  -- mask_sensitive's own fast path, checked here to skip the call for clean images.
+  v_mask_pattern := array_to_string(
+    array['password', 'secret', 'token', 'api_key', 'key_hash', 'mfa_secret']
+    || coalesce(v_masked_keys, '{}'), '|');
 
-  -- SERIALIZE PER ORGANIZATION
-  perform pg_advisory_xact_lock(hashtextextended('meridian.audit:' || p_org_id::text, 0));
-  select * into v_head from private.audit_chain_heads where org_id = p_org_id;
-
-  -- BUILD THE ROW
-  v_row.org_id := p_org_id;
-  v_row.seq := coalesce(v_head.last_seq, 0) + 1;
-  -- clock_timestamp, taken under the lock, keeps time order equal to chain order.
-  v_row.occurred_at := clock_timestamp();
-  v_row.id := gen_random_uuid();
-  v_row.actor_type := v_actor ->> 'type';
-  v_row.actor_user_id := (v_actor ->> 'user_id')::uuid;
-  v_row.actor_email := v_actor ->> 'email';
-  v_row.actor_api_key_id := (v_actor ->> 'api_key_id')::uuid;
-  v_row.action := p_action;
-  v_row.resource_type := p_resource_type;
-  v_row.resource_id := p_resource_id;
-  v_row.before := private.mask_sensitive(p_before, v_masked_keys);
-  v_row.after := private.mask_sensitive(p_after, v_masked_keys);
-  v_row.changed_fields := coalesce((
-    select array_agg(k order by k) from (
-      select key as k from jsonb_each(coalesce(p_after, '{}'))
-      union
-      select key from jsonb_each(coalesce(p_before, '{}'))
-    ) keys
-    where p_before -> k is distinct from p_after -> k
-      and k <> 'updated_at'), '{}');
-  v_row.ip := (v_ctx ->> 'ip')::inet;
-  v_row.user_agent := left(v_ctx ->> 'user_agent', 512);
-  v_row.request_id := left(v_ctx ->> 'request_id', 128);
-  v_row.risk := p_risk;
-  v_row.tags := coalesce(p_tags, '{}');
-  v_row.status := p_status;
-  v_row.retention_until := v_row.occurred_at + coalesce(v_org.audit_retention, interval '7 years');
-  v_row.prev_hash := coalesce(v_head.last_hash, private.audit_genesis_hash(p_org_id));
-  v_row.hash := extensions.digest(
-    v_row.prev_hash || convert_to(private.audit_canonical(v_row), 'UTF8'), 'sha256');
-
-  -- APPEND AND ADVANCE THE HEAD
+  -- BUILD, HASH AND APPEND THE ROW in one statement.
   insert into public.audit_log (
     org_id, seq, occurred_at, id, actor_type, actor_user_id, actor_email, actor_api_key_id,
     action, resource_type, resource_id, before, after, changed_fields, ip, user_agent,
     request_id, risk, tags, status, retention_until, prev_hash, hash)
-  values (
-    v_row.org_id, v_row.seq, v_row.occurred_at, v_row.id, v_row.actor_type, v_row.actor_user_id,
-    v_row.actor_email, v_row.actor_api_key_id, v_row.action, v_row.resource_type,
-    v_row.resource_id, v_row.before, v_row.after, v_row.changed_fields, v_row.ip,
-    v_row.user_agent, v_row.request_id, v_row.risk, v_row.tags, v_row.status,
-    v_row.retention_until, v_row.prev_hash, v_row.hash);
-  insert into private.audit_chain_heads (org_id, last_seq, last_hash)
-  values (p_org_id, v_row.seq, v_row.hash)
-  on conflict (org_id) do update set last_seq = excluded.last_seq, last_hash = excluded.last_hash;
+  select (c.r).org_id, (c.r).seq, (c.r).occurred_at, (c.r).id, (c.r).actor_type,
+         (c.r).actor_user_id, (c.r).actor_email, (c.r).actor_api_key_id, (c.r).action,
+         (c.r).resource_type, (c.r).resource_id, (c.r).before, (c.r).after,
+         (c.r).changed_fields, (c.r).ip, (c.r).user_agent, (c.r).request_id, (c.r).risk,
+         (c.r).tags, (c.r).status, (c.r).retention_until, (c.r).prev_hash,
+         extensions.digest((c.r).prev_hash || convert_to(private.audit_canonical(c.r), 'UTF8'),
+                           'sha256')
+  from (
+    select row(
+      p_org_id,
+      v_seq,
+      -- clock_timestamp, taken while holding the head, keeps time order equal
+      -- to chain order.
+      t.now,
+      gen_random_uuid(),
+      v_actor ->> 'type',
+      (v_actor ->> 'user_id')::uuid,
+      v_actor ->> 'email',
+      (v_actor ->> 'api_key_id')::uuid,
+      p_action,
+      p_resource_type,
+      p_resource_id,
+      case when lower(p_before::text) ~ v_mask_pattern
+           then private.mask_sensitive(p_before, v_masked_keys) else p_before end,
+      case when lower(p_after::text) ~ v_mask_pattern
+           then private.mask_sensitive(p_after, v_masked_keys) else p_after end,
+      -- Only an update has changed fields; inserts and deletes carry whole images.
+      case when p_before is null or p_after is null then '{}'::text[] else
+        coalesce((
+          select array_agg(k order by k) from (
+            select key as k from jsonb_each(p_after)
+            union
+            select key from jsonb_each(p_before)
+          ) keys
+          where p_before -> k is distinct from p_after -> k
+            and k <> 'updated_at'), '{}') end,
+      coalesce(v_req ->> 'ip',
+               nullif(btrim(split_part(v_headers ->> 'x-forwarded-for', ',', 1)), ''))::inet,
+      left(coalesce(v_req ->> 'user_agent', v_headers ->> 'user-agent'), 512),
+      left(coalesce(v_req ->> 'request_id', v_headers ->> 'x-request-id'), 128),
+      p_risk,
+      coalesce(p_tags, '{}'),
+      p_status,
+      t.now + coalesce(v_retention, interval '7 years'),
+      v_prev_hash,
+      null::bytea,    -- hash: computed over everything else, above
+      null::tsvector  -- search: generated on insert
+    )::public.audit_log as r
+    from (select clock_timestamp() as now) t
+    offset 0
+  ) c
+  returning * into v_row;
+
+  -- The head's hash moves only now that the row's hash is known.
+  update private.audit_chain_heads set last_hash = v_row.hash where org_id = p_org_id;
   return v_row;
 end;
 $$;
