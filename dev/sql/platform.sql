@@ -8,6 +8,8 @@ create role anon nologin noinherit;
 create role authenticated nologin noinherit;
 create role service_role nologin noinherit bypassrls;
 create role authenticator login noinherit password 'postgres';
+-- Supabase Auth (GoTrue) connects as this role and calls auth hooks with it.
+create role supabase_auth_admin noinherit createrole login password 'postgres';
 grant anon, authenticated, service_role to authenticator;
 grant anon, authenticated, service_role to postgres;
 

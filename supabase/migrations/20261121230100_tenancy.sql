@@ -285,6 +285,42 @@ $$;
 comment on function private.org_ids_with_permission(text) is
   'Organizations in which the signed-in user holds the permission (RLS helper).';
 
+-- A workspace role can only narrow: the member needs the permission in the
+-- organization and, when they hold a role in that workspace, in that role too.
+create function private.has_workspace_permission(
+  p_org_id uuid,
+  p_workspace_id uuid,
+  p_permission text
+)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := auth.uid();
+  v_key jsonb;
+begin
+  if not private.has_permission(p_org_id, p_permission) then
+    return false;
+  end if;
+  if v_uid is null then
+    -- An API key bound to a workspace acts only there.
+    v_key := private.api_key_principal();
+    return v_key ->> 'workspace_id' is null or (v_key ->> 'workspace_id')::uuid = p_workspace_id;
+  end if;
+  return not exists (
+    select 1 from public.workspace_members wm
+    where wm.org_id = p_org_id and wm.workspace_id = p_workspace_id and wm.user_id = v_uid
+      and not exists (
+        select 1 from public.role_permissions rp
+        where rp.role = wm.role and rp.permission = p_permission));
+end;
+$$;
+comment on function private.has_workspace_permission(uuid, uuid, text) is
+  'Whether the caller holds the permission in the organization and, if a narrower workspace role applies, in that workspace.';
+
 create function private.is_active_owner(p_org_id uuid, p_user_id uuid)
 returns boolean
 language sql
@@ -319,6 +355,7 @@ comment on function private.require_permission(uuid, text) is
 grant execute on function
   private.api_key_principal(),
   private.has_permission(uuid, text),
+  private.has_workspace_permission(uuid, uuid, text),
   private.org_ids_with_permission(text),
   private.is_active_owner(uuid, uuid),
   private.require_permission(uuid, text),

@@ -248,6 +248,7 @@ export function withPrincipal<T>(
       const key = JSON.stringify({
         key_id: principal.actorId,
         org_id: principal.orgId,
+        workspace_id: principal.workspaceId,
         scopes: principal.permissions,
       });
       await tx`select set_config('meridian.principal', ${key}, true),

@@ -641,6 +641,7 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "custom_access_token_hook": { Args: { "event": Json }; Returns: Json };
       "deactivate_member": {
         Args: { "p_org_id": string; "p_user_id": string };
         Returns: {
@@ -682,6 +683,10 @@ export type Database = {
       "leave_organization": {
         Args: { "p_org_id": string };
         Returns: undefined;
+      };
+      "password_verification_attempt_hook": {
+        Args: { "event": Json };
+        Returns: Json;
       };
       "record_audit_event": {
         Args: {

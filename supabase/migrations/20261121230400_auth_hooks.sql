@@ -1,0 +1,91 @@
+-- Supabase Auth hooks: the code paths that see logins. Supabase Auth calls them
+-- (config.toml [auth.hook.*]) as supabase_auth_admin, so successful and failed
+-- sign-ins land in the audit trail of every organization the user belongs to.
+
+-- LOGINS ------------------------------------------------------------------------
+-- Custom access token hook: runs whenever Supabase Auth issues a token (sign-in
+-- and refresh). Claims pass through unchanged; sign-ins are audited.
+create function public.custom_access_token_hook(event jsonb)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_user_id uuid := (event ->> 'user_id')::uuid;
+  v_method text := event ->> 'authentication_method';
+  v_org uuid;
+begin
+  -- A refresh is not a login; every other method is.
+  if v_method is distinct from 'token_refresh' then
+    for v_org in
+      select m.org_id from public.organization_members m
+      where m.user_id = v_user_id and m.status = 'active'
+    loop
+      perform private.append_audit(
+        v_org, 'auth.login', 'session', event -> 'claims' ->> 'session_id', null,
+        jsonb_build_object('method', v_method, 'aal', event -> 'claims' ->> 'aal'),
+        'low', 'success', array['auth'],
+        jsonb_build_object('type', 'user', 'user_id', v_user_id,
+                           'email', event -> 'claims' ->> 'email'));
+    end loop;
+  end if;
+  return jsonb_build_object('claims', event -> 'claims');
+end;
+$$;
+comment on function public.custom_access_token_hook(jsonb) is
+  'Supabase Auth hook: audits each sign-in in the user''s organizations; claims pass through.';
+
+-- FAILED LOGINS -----------------------------------------------------------------
+-- Password verification attempt hook: sees every password check. Failures are
+-- audited; after 5 failures in 15 minutes further attempts are rejected, which
+-- slows password guessing without locking the account for good.
+create function public.password_verification_attempt_hook(event jsonb)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_user_id uuid := (event ->> 'user_id')::uuid;
+  v_email text;
+  v_org uuid;
+  v_recent int;
+begin
+  if (event ->> 'valid')::boolean then
+    return jsonb_build_object('decision', 'continue');
+  end if;
+  select u.email into v_email from auth.users u where u.id = v_user_id;
+  for v_org in
+    select m.org_id from public.organization_members m
+    where m.user_id = v_user_id and m.status = 'active'
+  loop
+    perform private.append_audit(
+      v_org, 'auth.login_failed', 'session', null, null,
+      jsonb_build_object('method', 'password'), 'medium', 'failure', array['auth'],
+      jsonb_build_object('type', 'user', 'user_id', v_user_id, 'email', v_email));
+  end loop;
+
+  select count(*) into v_recent
+  from public.audit_log a
+  where a.org_id = v_org
+    and a.occurred_at > now() - interval '15 minutes'
+    and a.action = 'auth.login_failed'
+    and a.actor_user_id = v_user_id;
+  if v_recent >= 5 then
+    return jsonb_build_object('decision', 'reject',
+      'message', 'Too many failed sign-in attempts. Try again in 15 minutes.',
+      'should_logout_user', false);
+  end if;
+  return jsonb_build_object('decision', 'continue');
+end;
+$$;
+comment on function public.password_verification_attempt_hook(jsonb) is
+  'Supabase Auth hook: audits failed password checks and rejects after 5 in 15 minutes.';
+
+-- Only Supabase Auth calls hooks (Supabase's documented grants).
+grant usage on schema public to supabase_auth_admin;
+grant execute on function public.custom_access_token_hook(jsonb) to supabase_auth_admin;
+grant execute on function public.password_verification_attempt_hook(jsonb) to supabase_auth_admin;
+revoke execute on function public.custom_access_token_hook(jsonb) from authenticated, anon, public;
+revoke execute on function public.password_verification_attempt_hook(jsonb) from authenticated, anon, public;
