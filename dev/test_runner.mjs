@@ -121,7 +121,11 @@ async function pgTap(state) {
   const passed = (output.match(/^ok \d+/gm) ?? []).length;
   let failed = (output.match(/^not ok \d+/gm) ?? []).length;
   // A file that died part way has no "not ok" for the tests it never ran.
-  for (const [, planned, ran] of output.matchAll(/You planned (\d+) tests? but ran (\d+)/g)) {
+  for (
+    const [, planned, ran] of output.matchAll(
+      /You planned (\d+) tests? but ran (\d+)/g,
+    )
+  ) {
     failed += Math.max(0, Number(planned) - Number(ran));
   }
   if (code !== 0 && failed === 0) failed = 1;
