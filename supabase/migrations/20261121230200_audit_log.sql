@@ -151,6 +151,26 @@ $$;
 comment on function private.mask_sensitive(jsonb, text[]) is
   'Replaces values of sensitive keys (password, secret, token, api_key, key_hash, mfa_secret, extras; also as _-prefix/suffix) with ***, recursively.';
 
+-- REQUEST CONTEXT -----------------------------------------------------------------
+-- Client IPs come from headers a client can influence; a malformed one must not
+-- fail the audited change, so it is dropped instead.
+create function private.parse_ip(p_value text)
+returns inet
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if p_value is null or p_value = '' then
+    return null;
+  end if;
+  return p_value::inet;
+exception when invalid_text_representation then
+  return null;
+end;
+$$;
+comment on function private.parse_ip(text) is 'The value as inet, or null when it is not an IP address.';
+
 -- CHAIN -----------------------------------------------------------------------------
 -- The canonical text of a row that its hash covers. Timestamps are rendered in
 -- UTC with a fixed format, so the text does not depend on session settings.
@@ -297,8 +317,8 @@ begin
           ) keys
           where p_before -> k is distinct from p_after -> k
             and k <> 'updated_at'), '{}') end,
-      coalesce(v_req ->> 'ip',
-               nullif(btrim(split_part(v_headers ->> 'x-forwarded-for', ',', 1)), ''))::inet,
+      private.parse_ip(coalesce(v_req ->> 'ip',
+                                btrim(split_part(v_headers ->> 'x-forwarded-for', ',', 1)))),
       left(coalesce(v_req ->> 'user_agent', v_headers ->> 'user-agent'), 512),
       left(coalesce(v_req ->> 'request_id', v_headers ->> 'x-request-id'), 128),
       p_risk,
@@ -549,7 +569,7 @@ begin
     and a.occurred_at >= p_from and a.occurred_at < p_to
     and (p_actor is null or a.actor_email = p_actor or a.actor_user_id::text = p_actor
          or a.actor_api_key_id::text = p_actor)
-    and (p_action is null or a.action = p_action or a.action like p_action || '.%')
+    and (p_action is null or a.action = p_action or starts_with(a.action, p_action || '.'))
     and (p_resource_type is null or a.resource_type = p_resource_type)
     and (p_resource_id is null or a.resource_id = p_resource_id)
     and (p_risk is null or a.risk >= p_risk)
@@ -611,7 +631,7 @@ begin
     and a.occurred_at >= p_from and a.occurred_at < p_to
     and (p_actor is null or a.actor_email = p_actor or a.actor_user_id::text = p_actor
          or a.actor_api_key_id::text = p_actor)
-    and (p_action is null or a.action = p_action or a.action like p_action || '.%')
+    and (p_action is null or a.action = p_action or starts_with(a.action, p_action || '.'))
     and (p_resource_type is null or a.resource_type = p_resource_type)
     and (p_risk is null or a.risk >= p_risk)
     and (p_query is null or a.search @@ websearch_to_tsquery('simple', p_query))

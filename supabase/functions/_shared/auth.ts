@@ -51,10 +51,28 @@ export type Principal = UserPrincipal | ApiKeyPrincipal | AnonymousPrincipal;
 
 const API_KEY_PATTERN = /^(mk|wk)_(live|test)_/;
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** The address if it is a valid IPv4 or IPv6 literal, else null. */
+export function parseIp(value: string | null | undefined): string | null {
+  const v = value?.trim();
+  if (!v) return null;
+  if (IPV4.test(v)) return v;
+  if (!/^[0-9a-fA-F:.]+$/.test(v) || !v.includes(":")) return null;
+  try {
+    // The URL parser validates IPv6 literals exactly.
+    new URL(`http://[${v}]/`);
+    return v;
+  } catch {
+    return null;
+  }
+}
+
 export function requestContext(req: Request): RequestContext {
   const forwarded = req.headers.get("x-forwarded-for");
   return {
-    ip: forwarded?.split(",")[0].trim() || null,
+    // The first hop is the client; a malformed value is dropped, not trusted.
+    ip: parseIp(forwarded?.split(",")[0]),
     userAgent: req.headers.get("user-agent"),
     requestId: req.headers.get("x-request-id") ?? crypto.randomUUID(),
   };

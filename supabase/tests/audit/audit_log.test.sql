@@ -2,7 +2,7 @@
 -- cannot be changed or removed, the hash chain exposes tampering, search
 -- filters and pages, and retention drops only fully expired partitions.
 begin;
-select plan(26);
+select plan(27);
 
 select tests.create_supabase_user('auditor', 'auditor@audit.example');
 select tests.create_supabase_user('staff', 'staff@audit.example');
@@ -39,6 +39,16 @@ reset role;
 select is((select risk from public.audit_log where org_id = 'dddddddd-0000-4000-8000-000000000004'
            and action = 'organization_members.update' order by seq desc limit 1),
   'high'::public.audit_risk, 'role changes are high risk');
+
+-- A malformed forwarded address is dropped, never a reason to fail the change.
+select tests.authenticate_as('auditor');
+select set_config('request.headers', '{"x-forwarded-for": "not-an-ip"}', true);
+update public.workspaces set name = 'renamed' where org_id = 'dddddddd-0000-4000-8000-000000000004';
+insert into public.workspaces (org_id, name, slug) values ('dddddddd-0000-4000-8000-000000000004', 'W', 'w-bad-ip');
+reset role;
+select is((select ip from public.audit_log where org_id = 'dddddddd-0000-4000-8000-000000000004'
+           and action = 'workspaces.insert' order by seq desc limit 1), null::inet,
+  'a malformed x-forwarded-for is stored as no IP');
 
 -- APPEND-ONLY, for every role including the owner of the table.
 select throws_ok($$ update public.audit_log set action = 'x.y' where org_id = 'dddddddd-0000-4000-8000-000000000004' $$,
