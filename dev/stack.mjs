@@ -185,6 +185,9 @@ export function statusText(state) {
     ["JWT secret", state.keys.jwtSecret],
     ["anon key", state.keys.anonKey],
     ["service_role key", state.keys.serviceRoleKey],
+    // Local-only keys created by supabase/seed.sql (known to everyone).
+    ["demo write key", "wk_test_LocalDemoWriteKeyForAcme00000"],
+    ["demo secret key", "mk_test_LocalDemoKeyForAcmeOnly0000000"],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padStart(width)}: ${v}`).join("\n");

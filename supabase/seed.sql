@@ -67,3 +67,17 @@ from public.permissions;
 insert into private.api_key_secrets (key_hash, org_id, key_id) values (
   extensions.digest('mk_test_LocalDemoKeyForAcmeOnly0000000', 'sha256'),
   '00000000-0000-4000-c000-00000000ac3e', '00000000-0000-4000-e000-00000000ac3e');
+
+-- A demo source with a local-only write key, printed by `npm run dev`, so events
+-- can be sent at once:
+--   curl -u wk_test_LocalDemoWriteKeyForAcme00000: http://127.0.0.1:54321/functions/v1/ingest/v1/track ...
+insert into public.sources (org_id, id, name, kind) values
+  ('00000000-0000-4000-c000-00000000ac3e', '00000000-0000-4000-f000-00000000ac3e', 'Acme website', 'web');
+insert into public.api_keys (org_id, id, name, kind, environment, scopes, prefix, last_four,
+                             source_id, created_by)
+values ('00000000-0000-4000-c000-00000000ac3e', '00000000-0000-4000-e000-0000000000a1',
+        'Local demo write key', 'write', 'test', array['events:write'], 'wk_test_Loca', '0000',
+        '00000000-0000-4000-f000-00000000ac3e', '00000000-0000-4000-a000-00000000a11c');
+insert into private.api_key_secrets (key_hash, org_id, key_id) values (
+  extensions.digest('wk_test_LocalDemoWriteKeyForAcme00000', 'sha256'),
+  '00000000-0000-4000-c000-00000000ac3e', '00000000-0000-4000-e000-0000000000a1');

@@ -3,6 +3,50 @@
 -- revocation. `secret` keys (mk_live_/mk_test_) carry scopes from the permission
 -- catalogue; `write` keys (wk_live_/wk_test_) can only send events.
 
+-- SOURCES ---------------------------------------------------------------------------
+-- Where events come from (a website, a backend, an app), as in Segment. Write
+-- keys are bound to one source, so every event knows its origin.
+create type public.source_kind as enum ('web', 'server', 'mobile');
+
+create table public.sources (
+  org_id uuid not null references public.organizations (id) on delete cascade,
+  id uuid not null default gen_random_uuid(),
+  workspace_id uuid,
+  name text not null constraint sources_name_length check (char_length(btrim(name)) between 1 and 120),
+  kind public.source_kind not null default 'server',
+  enabled boolean not null default true,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  primary key (org_id, id),
+  foreign key (org_id, workspace_id) references public.workspaces (org_id, id) on delete cascade
+);
+comment on table public.sources is
+  'Event sources (web, server, mobile). Write keys belong to one; a disabled source accepts nothing.';
+
+create trigger sources_set_updated_at before update on public.sources
+  for each row execute function private.set_updated_at();
+create trigger sources_audit after insert or update or delete on public.sources
+  for each row execute function private.audit_row_change('org_id', 'id', 'low');
+
+revoke all on public.sources from anon, authenticated;
+grant all on public.sources to service_role;
+grant select, insert, delete on public.sources to authenticated;
+grant update (name, enabled, workspace_id) on public.sources to authenticated;
+alter table public.sources enable row level security;
+create policy "Members can read their organization's sources"
+  on public.sources for select to authenticated
+  using (org_id = any ((select private.org_ids_with_permission('org:read'))::uuid[]));
+create policy "Admins can create sources"
+  on public.sources for insert to authenticated
+  with check (org_id = any ((select private.org_ids_with_permission('settings:manage'))::uuid[]));
+create policy "Admins can update sources"
+  on public.sources for update to authenticated
+  using (org_id = any ((select private.org_ids_with_permission('settings:manage'))::uuid[]))
+  with check (org_id = any ((select private.org_ids_with_permission('settings:manage'))::uuid[]));
+create policy "Admins can delete sources"
+  on public.sources for delete to authenticated
+  using (org_id = any ((select private.org_ids_with_permission('settings:manage'))::uuid[]));
+
 create type public.api_key_kind as enum ('secret', 'write');
 create type public.api_key_environment as enum ('live', 'test');
 
@@ -10,6 +54,7 @@ create table public.api_keys (
   org_id uuid not null references public.organizations (id) on delete cascade,
   id uuid not null default gen_random_uuid(),
   workspace_id uuid,
+  source_id uuid,
   name text not null constraint api_keys_name_length check (char_length(btrim(name)) between 1 and 120),
   kind public.api_key_kind not null default 'secret',
   environment public.api_key_environment not null default 'live',
@@ -29,11 +74,14 @@ create table public.api_keys (
   replaced_by uuid,
   primary key (org_id, id),
   foreign key (org_id, workspace_id) references public.workspaces (org_id, id) on delete cascade,
-  constraint api_keys_write_scope check (kind = 'secret' or scopes = array['events:write'])
+  foreign key (org_id, source_id) references public.sources (org_id, id) on delete cascade,
+  constraint api_keys_write_scope check (kind = 'secret' or scopes = array['events:write']),
+  constraint api_keys_write_source check ((kind = 'write') = (source_id is not null))
 );
 comment on table public.api_keys is
   'Server-to-server keys. The secret is shown once at creation; only its hash is kept (privately).';
 comment on column public.api_keys.prefix is 'The first characters of the secret, to recognise a key.';
+comment on column public.api_keys.source_id is 'The source a write key sends events for (write keys only).';
 comment on column public.api_keys.scopes is 'Permissions the key holds, a subset of the catalogue and of its creator''s.';
 comment on column public.api_keys.expires_at is 'Set by rotation (grace period) or at creation; null means no expiry.';
 comment on column public.api_keys.usage_count is 'Successful verifications, flushed from a buffer each minute.';
@@ -146,7 +194,8 @@ create function public.create_api_key(
   p_workspace_id uuid default null,
   p_expires_at timestamptz default null,
   p_rate_limit_per_minute int default null,
-  p_allowed_cidrs cidr[] default null
+  p_allowed_cidrs cidr[] default null,
+  p_source_id uuid default null
 )
 returns table (id uuid, secret text, prefix text, kind public.api_key_kind, scopes text[],
                expires_at timestamptz)
@@ -175,6 +224,15 @@ begin
       using errcode = '22023', detail = 'field: workspace_id';
   end if;
   v_held := private.caller_permissions(p_org_id);
+  if (p_kind = 'write') <> (p_source_id is not null) then
+    raise exception 'write keys need a source_id, and only write keys take one'
+      using errcode = '22023', detail = 'field: source_id';
+  end if;
+  if p_source_id is not null and not exists (
+    select 1 from public.sources so where so.org_id = p_org_id and so.id = p_source_id) then
+    raise exception 'source not found in this organization'
+      using errcode = '22023', detail = 'field: source_id';
+  end if;
   if p_kind = 'write' then
     if p_scopes is not null and p_scopes <> array['events:write'] then
       raise exception 'write keys carry exactly the events:write scope'
@@ -205,6 +263,7 @@ begin
   v_key.expires_at := p_expires_at;
   v_key.rate_limit_per_minute := p_rate_limit_per_minute;
   v_key.allowed_cidrs := p_allowed_cidrs;
+  v_key.source_id := p_source_id;
   select * into v_issued from private.issue_api_key(v_key);
 
   id := v_issued.id;
@@ -216,10 +275,10 @@ begin
   return next;
 end;
 $$;
-comment on function public.create_api_key(uuid, text, public.api_key_kind, text[], public.api_key_environment, uuid, timestamptz, int, cidr[]) is
+comment on function public.create_api_key(uuid, text, public.api_key_kind, text[], public.api_key_environment, uuid, timestamptz, int, cidr[], uuid) is
   'Creates an API key (api_keys:manage) and returns its secret, the only time it is shown.';
 grant execute on function
-  public.create_api_key(uuid, text, public.api_key_kind, text[], public.api_key_environment, uuid, timestamptz, int, cidr[])
+  public.create_api_key(uuid, text, public.api_key_kind, text[], public.api_key_environment, uuid, timestamptz, int, cidr[], uuid)
   to authenticated, service_role;
 
 create function public.rotate_api_key(p_org_id uuid, p_key_id uuid, p_grace interval default '24 hours')
@@ -320,7 +379,7 @@ grant execute on function public.api_key_usage(uuid, uuid) to authenticated, ser
 -- the shape of the string, so timing says nothing about which keys exist.
 create function private.verify_api_key(p_secret text, p_client_ip inet default null)
 returns table (key_id uuid, org_id uuid, workspace_id uuid, kind public.api_key_kind,
-               scopes text[], rate_limit_per_minute int)
+               scopes text[], rate_limit_per_minute int, source_id uuid)
 language plpgsql
 security definer
 set search_path = ''
@@ -340,6 +399,10 @@ begin
   v_reason := case
     when v_key.revoked_at is not null then 'revoked'
     when v_key.expires_at is not null and v_key.expires_at <= now() then 'expired'
+    when v_key.source_id is not null and not exists (
+           select 1 from public.sources so
+           where so.org_id = v_key.org_id and so.id = v_key.source_id and so.enabled)
+      then 'source_disabled'
     when v_key.allowed_cidrs is not null
          and (p_client_ip is null or not exists (
                select 1 from unnest(v_key.allowed_cidrs) c where p_client_ip <<= c))
@@ -361,6 +424,7 @@ begin
   kind := v_key.kind;
   scopes := v_key.scopes;
   rate_limit_per_minute := v_key.rate_limit_per_minute;
+  source_id := v_key.source_id;
   return next;
 end;
 $$;

@@ -121,14 +121,26 @@ async function verifyUserToken(token: string): Promise<JWTPayload> {
   }
 }
 
-type VerifiedKey = {
+export type VerifiedKey = {
   key_id: string;
   org_id: string;
   workspace_id: string | null;
   kind: "secret" | "write";
   scopes: string[];
   rate_limit_per_minute: number | null;
+  source_id: string | null;
 };
+
+/** The live key a secret belongs to, or null (unknown, revoked, expired, wrong network). */
+export async function verifyApiKey(
+  sql: postgres.Sql,
+  secret: string,
+  ip: string | null,
+): Promise<VerifiedKey | null> {
+  const rows = await sql<VerifiedKey[]>`
+    select * from private.verify_api_key(${secret}, ${ip}::inet)`;
+  return rows[0] ?? null;
+}
 
 export type AuthOptions = {
   /** Accept callers with no credentials as anonymous principals (by IP). */
@@ -150,16 +162,14 @@ export async function authenticate(
 
   // API KEY
   if (apiKey) {
-    const rows = await sql<VerifiedKey[]>`
-      select * from private.verify_api_key(${apiKey}, ${context.ip}::inet)`;
-    if (rows.length === 0) {
+    const key = await verifyApiKey(sql, apiKey, context.ip);
+    if (!key) {
       throw new HttpError(
         401,
         "invalid_api_key",
         "The API key is invalid, expired or revoked",
       );
     }
-    const key = rows[0];
     if (options.orgId && options.orgId !== key.org_id) {
       throw new HttpError(
         403,

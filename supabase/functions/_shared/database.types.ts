@@ -27,6 +27,7 @@ export type Database = {
           "revoked_at": string | null;
           "rotated_from": string | null;
           "scopes": (string)[];
+          "source_id": string | null;
           "usage_count": number;
           "workspace_id": string | null;
         };
@@ -49,6 +50,7 @@ export type Database = {
           "revoked_at"?: string | null;
           "rotated_from"?: string | null;
           "scopes"?: (string)[];
+          "source_id"?: string | null;
           "usage_count"?: number;
           "workspace_id"?: string | null;
         };
@@ -70,6 +72,7 @@ export type Database = {
           "revoked_at"?: string | null;
           "rotated_from"?: string | null;
           "scopes"?: (string)[];
+          "source_id"?: string | null;
           "usage_count"?: number;
           "workspace_id"?: string | null;
         };
@@ -80,6 +83,13 @@ export type Database = {
             isOneToOne: false;
             referencedRelation: "organizations";
             referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "api_keys_org_id_source_id_fkey";
+            columns: ["org_id", "source_id"];
+            isOneToOne: false;
+            referencedRelation: "sources";
+            referencedColumns: ["org_id", "id"];
           },
           {
             foreignKeyName: "api_keys_org_id_workspace_id_fkey";
@@ -171,6 +181,239 @@ export type Database = {
           "user_agent"?: string | null;
         };
         Relationships: [];
+      };
+      "events": {
+        Row: {
+          "anonymous_id": string | null;
+          "browser": string | null;
+          "campaign_id": string | null;
+          "channel": string | null;
+          "context": NonNullable<Json>;
+          "currency": string | null;
+          "device_type": string | null;
+          "event": string | null;
+          "group_id": string | null;
+          "id": string;
+          "integrations": Json | null;
+          "ip": unknown;
+          "message_id": string;
+          "org_id": string;
+          "original_timestamp": string | null;
+          "os": string | null;
+          "profile_id": string | null;
+          "properties": NonNullable<Json>;
+          "received_at": string;
+          "revenue": number | null;
+          "sent_at": string | null;
+          "source_id": string;
+          "timestamp": string;
+          "traits": Json | null;
+          "type": string;
+          "user_id": string | null;
+          "utm_campaign": string | null;
+          "utm_content": string | null;
+          "utm_medium": string | null;
+          "utm_source": string | null;
+          "utm_term": string | null;
+          "value": number | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "anonymous_id"?: string | null;
+          "browser"?: string | null;
+          "campaign_id"?: string | null;
+          "channel"?: string | null;
+          "context"?: NonNullable<Json>;
+          "currency"?: string | null;
+          "device_type"?: string | null;
+          "event"?: string | null;
+          "group_id"?: string | null;
+          "id"?: string;
+          "integrations"?: Json | null;
+          "ip"?: unknown;
+          "message_id": string;
+          "org_id": string;
+          "original_timestamp"?: string | null;
+          "os"?: string | null;
+          "profile_id"?: string | null;
+          "properties"?: NonNullable<Json>;
+          "received_at": string;
+          "revenue"?: number | null;
+          "sent_at"?: string | null;
+          "source_id": string;
+          "timestamp": string;
+          "traits"?: Json | null;
+          "type": string;
+          "user_id"?: string | null;
+          "utm_campaign"?: string | null;
+          "utm_content"?: string | null;
+          "utm_medium"?: string | null;
+          "utm_source"?: string | null;
+          "utm_term"?: string | null;
+          "value"?: number | null;
+        };
+        Update: {
+          "anonymous_id"?: string | null;
+          "browser"?: string | null;
+          "campaign_id"?: string | null;
+          "channel"?: string | null;
+          "context"?: NonNullable<Json>;
+          "currency"?: string | null;
+          "device_type"?: string | null;
+          "event"?: string | null;
+          "group_id"?: string | null;
+          "id"?: string;
+          "integrations"?: Json | null;
+          "ip"?: unknown;
+          "message_id"?: string;
+          "org_id"?: string;
+          "original_timestamp"?: string | null;
+          "os"?: string | null;
+          "profile_id"?: string | null;
+          "properties"?: NonNullable<Json>;
+          "received_at"?: string;
+          "revenue"?: number | null;
+          "sent_at"?: string | null;
+          "source_id"?: string;
+          "timestamp"?: string;
+          "traits"?: Json | null;
+          "type"?: string;
+          "user_id"?: string | null;
+          "utm_campaign"?: string | null;
+          "utm_content"?: string | null;
+          "utm_medium"?: string | null;
+          "utm_source"?: string | null;
+          "utm_term"?: string | null;
+          "value"?: number | null;
+        };
+        Relationships: [];
+      };
+      "identities": {
+        Row: {
+          "first_seen_at": string;
+          "id": string;
+          "last_seen_at": string;
+          "org_id": string;
+          "profile_id": string;
+          "source_id": string | null;
+          "type": string;
+          "value": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "first_seen_at": string;
+          "id"?: string;
+          "last_seen_at": string;
+          "org_id": string;
+          "profile_id": string;
+          "source_id"?: string | null;
+          "type": string;
+          "value": string;
+        };
+        Update: {
+          "first_seen_at"?: string;
+          "id"?: string;
+          "last_seen_at"?: string;
+          "org_id"?: string;
+          "profile_id"?: string;
+          "source_id"?: string | null;
+          "type"?: string;
+          "value"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "identities_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "identities_org_id_profile_id_fkey";
+            columns: ["org_id", "profile_id"];
+            isOneToOne: false;
+            referencedRelation: "profiles";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "identity_conflicts": {
+        Row: {
+          "created_at": string;
+          "id": string;
+          "message_id": string | null;
+          "org_id": string;
+          "profile_id": string | null;
+          "reason": string;
+          "type": string;
+          "value": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "id"?: string;
+          "message_id"?: string | null;
+          "org_id": string;
+          "profile_id"?: string | null;
+          "reason": string;
+          "type": string;
+          "value": string;
+        };
+        Update: {
+          "created_at"?: string;
+          "id"?: string;
+          "message_id"?: string | null;
+          "org_id"?: string;
+          "profile_id"?: string | null;
+          "reason"?: string;
+          "type"?: string;
+          "value"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "identity_conflicts_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "identity_settings": {
+        Row: {
+          "blocked_values": (string)[];
+          "fold_gmail_addresses": boolean;
+          "limits": NonNullable<Json>;
+          "org_id": string;
+          "priorities": NonNullable<Json>;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "blocked_values"?: (string)[];
+          "fold_gmail_addresses"?: boolean;
+          "limits"?: NonNullable<Json>;
+          "org_id": string;
+          "priorities"?: NonNullable<Json>;
+          "updated_at"?: string;
+        };
+        Update: {
+          "blocked_values"?: (string)[];
+          "fold_gmail_addresses"?: boolean;
+          "limits"?: NonNullable<Json>;
+          "org_id"?: string;
+          "priorities"?: NonNullable<Json>;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "identity_settings_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: true;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
       };
       "invitations": {
         Row: {
@@ -342,6 +585,156 @@ export type Database = {
         };
         Relationships: [];
       };
+      "profile_merges": {
+        Row: {
+          "created_at": string;
+          "id": string;
+          "loser_id": string;
+          "message_id": string | null;
+          "moved_identity_ids": (string)[];
+          "org_id": string;
+          "reason": string;
+          "unmerged_at": string | null;
+          "unmerged_by": string | null;
+          "winner_id": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "id"?: string;
+          "loser_id": string;
+          "message_id"?: string | null;
+          "moved_identity_ids"?: (string)[];
+          "org_id": string;
+          "reason": string;
+          "unmerged_at"?: string | null;
+          "unmerged_by"?: string | null;
+          "winner_id": string;
+        };
+        Update: {
+          "created_at"?: string;
+          "id"?: string;
+          "loser_id"?: string;
+          "message_id"?: string | null;
+          "moved_identity_ids"?: (string)[];
+          "org_id"?: string;
+          "reason"?: string;
+          "unmerged_at"?: string | null;
+          "unmerged_by"?: string | null;
+          "winner_id"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "profile_merges_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "profile_merges_org_id_loser_id_fkey";
+            columns: ["org_id", "loser_id"];
+            isOneToOne: false;
+            referencedRelation: "profiles";
+            referencedColumns: ["org_id", "id"];
+          },
+          {
+            foreignKeyName: "profile_merges_org_id_winner_id_fkey";
+            columns: ["org_id", "winner_id"];
+            isOneToOne: false;
+            referencedRelation: "profiles";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "profiles": {
+        Row: {
+          "created_at": string;
+          "email": string | null;
+          "engagement_at": string | null;
+          "engagement_raw": number;
+          "engagement_score": number;
+          "event_count": number;
+          "event_counts": NonNullable<Json>;
+          "first_seen_at": string;
+          "first_touch": Json | null;
+          "id": string;
+          "last_seen_at": string;
+          "last_touch": Json | null;
+          "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
+          "merged_into": string | null;
+          "name": string | null;
+          "org_id": string;
+          "phone": string | null;
+          "revenue": number;
+          "trait_timestamps": NonNullable<Json>;
+          "traits": NonNullable<Json>;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "email"?: string | null;
+          "engagement_at"?: string | null;
+          "engagement_raw"?: number;
+          "engagement_score"?: number;
+          "event_count"?: number;
+          "event_counts"?: NonNullable<Json>;
+          "first_seen_at": string;
+          "first_touch"?: Json | null;
+          "id"?: string;
+          "last_seen_at": string;
+          "last_touch"?: Json | null;
+          "lifecycle_stage"?: Database["public"]["Enums"]["lifecycle_stage"];
+          "merged_into"?: string | null;
+          "name"?: string | null;
+          "org_id": string;
+          "phone"?: string | null;
+          "revenue"?: number;
+          "trait_timestamps"?: NonNullable<Json>;
+          "traits"?: NonNullable<Json>;
+          "updated_at"?: string;
+        };
+        Update: {
+          "created_at"?: string;
+          "email"?: string | null;
+          "engagement_at"?: string | null;
+          "engagement_raw"?: number;
+          "engagement_score"?: number;
+          "event_count"?: number;
+          "event_counts"?: NonNullable<Json>;
+          "first_seen_at"?: string;
+          "first_touch"?: Json | null;
+          "id"?: string;
+          "last_seen_at"?: string;
+          "last_touch"?: Json | null;
+          "lifecycle_stage"?: Database["public"]["Enums"]["lifecycle_stage"];
+          "merged_into"?: string | null;
+          "name"?: string | null;
+          "org_id"?: string;
+          "phone"?: string | null;
+          "revenue"?: number;
+          "trait_timestamps"?: NonNullable<Json>;
+          "traits"?: NonNullable<Json>;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "profiles_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "profiles_org_id_merged_into_fkey";
+            columns: ["org_id", "merged_into"];
+            isOneToOne: false;
+            referencedRelation: "profiles";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
       "role_permissions": {
         Row: {
           "permission": string;
@@ -393,6 +786,55 @@ export type Database = {
           "updated_at"?: string;
         };
         Relationships: [];
+      };
+      "sources": {
+        Row: {
+          "created_at": string;
+          "enabled": boolean;
+          "id": string;
+          "kind": Database["public"]["Enums"]["source_kind"];
+          "name": string;
+          "org_id": string;
+          "updated_at": string;
+          "workspace_id": string | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "enabled"?: boolean;
+          "id"?: string;
+          "kind"?: Database["public"]["Enums"]["source_kind"];
+          "name": string;
+          "org_id": string;
+          "updated_at"?: string;
+          "workspace_id"?: string | null;
+        };
+        Update: {
+          "created_at"?: string;
+          "enabled"?: boolean;
+          "id"?: string;
+          "kind"?: Database["public"]["Enums"]["source_kind"];
+          "name"?: string;
+          "org_id"?: string;
+          "updated_at"?: string;
+          "workspace_id"?: string | null;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "sources_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+          {
+            foreignKeyName: "sources_org_id_workspace_id_fkey";
+            columns: ["org_id", "workspace_id"];
+            isOneToOne: false;
+            referencedRelation: "workspaces";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
       };
       "workspace_members": {
         Row: {
@@ -581,6 +1023,7 @@ export type Database = {
           "p_org_id": string;
           "p_rate_limit_per_minute"?: number;
           "p_scopes"?: (string)[];
+          "p_source_id"?: string;
           "p_workspace_id"?: string;
         };
         Returns: {
@@ -721,6 +1164,7 @@ export type Database = {
           "revoked_at": string | null;
           "rotated_from": string | null;
           "scopes": (string)[];
+          "source_id": string | null;
           "usage_count": number;
           "workspace_id": string | null;
         };
@@ -805,6 +1249,27 @@ export type Database = {
           isSetofReturn: true;
         };
       };
+      "unmerge_profiles": {
+        Args: { "p_merge_id": string; "p_org_id": string };
+        Returns: {
+          "created_at": string;
+          "id": string;
+          "loser_id": string;
+          "message_id": string | null;
+          "moved_identity_ids": (string)[];
+          "org_id": string;
+          "reason": string;
+          "unmerged_at": string | null;
+          "unmerged_by": string | null;
+          "winner_id": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "profile_merges";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
       "verify_audit_chain": {
         Args: { "p_from"?: string; "p_org_id": string; "p_to"?: string };
         Returns: {
@@ -822,9 +1287,11 @@ export type Database = {
       "audit_risk": "low" | "medium" | "high" | "critical";
       "audit_status": "success" | "failure";
       "data_region": "us-east" | "eu-west" | "apac-southeast";
+      "lifecycle_stage": "anonymous" | "identified" | "engaged" | "customer";
       "member_status": "invited" | "active" | "deactivated";
       "org_plan": "free" | "starter" | "professional" | "enterprise";
       "org_role": "owner" | "admin" | "manager" | "member" | "read_only";
+      "source_kind": "web" | "server" | "mobile";
     };
     CompositeTypes: {
       [_ in never]: never;
@@ -971,9 +1438,11 @@ export const Constants = {
       "audit_risk": ["low", "medium", "high", "critical"],
       "audit_status": ["success", "failure"],
       "data_region": ["us-east", "eu-west", "apac-southeast"],
+      "lifecycle_stage": ["anonymous", "identified", "engaged", "customer"],
       "member_status": ["invited", "active", "deactivated"],
       "org_plan": ["free", "starter", "professional", "enterprise"],
       "org_role": ["owner", "admin", "manager", "member", "read_only"],
+      "source_kind": ["web", "server", "mobile"],
     },
   },
 } as const;

@@ -86,8 +86,31 @@ function isPgError(err: unknown): err is PgLikeError {
     /^[0-9A-Z]{5}$/.test((err as { code: string }).code);
 }
 
+// postgres.js reports connection failures with these codes, not a SQLSTATE.
+const CONNECTION_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
 /** Maps any thrown value to the error response a client should see. */
 export function toErrorResponse(err: unknown): Response {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && CONNECTION_ERRORS.has(code)) {
+    console.error("database unavailable", err);
+    return errorResponse(
+      503,
+      "database_unavailable",
+      "The database is unavailable; retry shortly",
+      [],
+      {
+        "Retry-After": "1",
+      },
+    );
+  }
   if (err instanceof HttpError) {
     return errorResponse(
       err.status,

@@ -2,7 +2,7 @@
 -- live keys and nothing else; rotation keeps the old key for its grace period;
 -- revocation is immediate; scopes never exceed the creator's; usage is buffered.
 begin;
-select plan(24);
+select plan(25);
 
 select tests.create_supabase_user('key_owner', 'owner@keys.example');
 select tests.create_supabase_user('key_manager', 'manager@keys.example');
@@ -43,7 +43,12 @@ select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000
   '22023', 'unknown scope "nope:nope"', 'unknown scopes are refused');
 select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'x', 'write', array['customers:read']) $$,
   '22023', 'write keys carry exactly the events:write scope', 'write keys only write events');
-select ok((select secret like 'wk_live_%' from public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'Ingest', 'write')),
+select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'x', 'write') $$,
+  '22023', 'write keys need a source_id, and only write keys take one', 'a write key needs a source');
+insert into public.sources (org_id, id, name, kind)
+values ('cccccccc-0000-4000-8000-000000000003', 'cccccccc-0000-4000-8000-0000000000d1', 'Web', 'web');
+select ok((select secret like 'wk_live_%' from public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'Ingest', 'write',
+           p_source_id => 'cccccccc-0000-4000-8000-0000000000d1')),
   'a write key looks like wk_live_...');
 select tests.authenticate_as('key_manager');
 select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'x') $$,

@@ -1,7 +1,7 @@
 -- Cross-tenant isolation: a member of org A, whatever their role, can neither
 -- read nor write org B's rows in any tenant table, directly or through RPCs.
 begin;
-select plan(186);
+select plan(206);
 
 -- ARRANGE: two organizations with one member of every role, and data in B.
 select tests.create_supabase_user('a_' || r) from unnest(enum_range(null::public.org_role)) r;
@@ -25,6 +25,8 @@ insert into public.invitations (org_id, email, role) values
   ('bbbbbbbb-0000-4000-8000-000000000002', 'someone@b.example', 'member');
 insert into public.api_keys (org_id, name, scopes, prefix, last_four) values
   ('bbbbbbbb-0000-4000-8000-000000000002', 'B key', '{customers:read}', 'mk_live_BBBB', 'bbbb');
+insert into public.sources (org_id, name, kind) values
+  ('bbbbbbbb-0000-4000-8000-000000000002', 'B web', 'web');
 
 -- A statement is refused when it raises 42501 or touches no row.
 create function pg_temp.refused(p_sql text) returns boolean language plpgsql as $$
@@ -61,7 +63,7 @@ begin
   return next ok((select count(*) from public.organizations where id = a::uuid) = 1,
                  who || ' reads its own organization');
   foreach t in array array['workspaces', 'organization_members', 'workspace_members',
-                           'invitations', 'api_keys', 'audit_log'] loop
+                           'invitations', 'api_keys', 'audit_log', 'sources'] loop
     return next is(pg_temp.count_org_rows(t, b), 0::bigint, who || ' reads no ' || t || ' of B');
   end loop;
   return next is((select count(*) from public.organizations where id = b::uuid), 0::bigint,
@@ -85,6 +87,9 @@ begin
     $q$insert into public.api_keys (org_id, name, prefix, last_four) values (%L, 'x', 'x', 'x')$q$, b)),
     who || ' cannot insert an API key into B');
   return next ok(pg_temp.raises_42501(format(
+    $q$insert into public.sources (org_id, name) values (%L, 'planted')$q$, b)),
+    who || ' cannot insert a source into B');
+  return next ok(pg_temp.raises_42501(format(
     $q$insert into public.audit_log (org_id, seq, occurred_at, actor_type, action, resource_type,
          retention_until, prev_hash, hash)
        values (%L, 999, now(), 'system', 'x.y', 'x', now(), '\x00', '\x00')$q$, b)),
@@ -92,7 +97,7 @@ begin
 
   -- UPDATE and DELETE in B
   foreach t in array array['workspaces', 'organization_members', 'workspace_members',
-                           'invitations', 'api_keys', 'audit_log'] loop
+                           'invitations', 'api_keys', 'audit_log', 'sources'] loop
     return next ok(pg_temp.refused(format(
       'update public.%I set org_id = org_id where org_id = %L', t, b)),
       who || ' cannot update ' || t || ' of B');

@@ -1,0 +1,273 @@
+// Segment-compatible ingestion: POST /functions/v1/ingest/v1/{identify,track,
+// page,screen,group,alias,batch,import}. Point a Segment or RudderStack SDK's
+// host at /functions/v1/ingest and use a write key.
+//
+// Stages: authenticate the write key -> read the body within limits -> validate
+// each message (zod) -> enrich (skew, UTM, channel, user agent) -> one SQL call
+// (private.ingest_batch) -> respond. 200 means committed in Postgres.
+//
+// Batches: valid messages are stored and invalid ones reported, so one bad event
+// does not cost the others: 200 {"success": true, "accepted", "duplicates",
+// "rejected": [{index, messageId, details}]}; when no message is valid, 400 with
+// the details of each.
+import { parseIp, verifyApiKey } from "../_shared/auth.ts";
+import { sql } from "../_shared/db.ts";
+import {
+  type ErrorDetail,
+  HttpError,
+  toErrorResponse,
+  zodDetails,
+} from "../_shared/errors.ts";
+import { jsonResponse, preflight } from "../_shared/http.ts";
+import { readLimitedText } from "./body.ts";
+import { toStoredMessage } from "./enrichment.ts";
+import {
+  BatchEnvelope,
+  MESSAGE_SCHEMAS,
+  MESSAGE_TYPES,
+  type MessageType,
+} from "./schemas.ts";
+
+const MAX_MESSAGE_BYTES = 32 * 1024;
+const MAX_BATCH_BYTES = 500 * 1024;
+// Accepted timestamps (after skew correction): events retention back, a day ahead.
+const MAX_AGE_MS = 2 * 365 * 86_400_000;
+const MAX_AHEAD_MS = 86_400_000;
+const ROUTE =
+  /^\/ingest\/v1\/(identify|track|page|screen|group|alias|batch|import)\/?$/;
+
+type Rejected = {
+  index: number;
+  messageId: string | null;
+  details: ErrorDetail[];
+};
+type Obj = Record<string, unknown>;
+
+/** Segment's HTTP Basic: the write key is the username, the password empty. */
+function writeKeyFrom(req: Request, body: Obj): string | null {
+  const auth = req.headers.get("authorization");
+  const m = auth?.match(/^Basic\s+(.+)$/i);
+  if (m) {
+    try {
+      const user = atob(m[1].trim()).split(":")[0];
+      if (user) return user;
+    } catch {
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "Malformed Basic authorization header",
+      );
+    }
+  }
+  return typeof body.writeKey === "string" && body.writeKey
+    ? body.writeKey
+    : null;
+}
+
+function validate(
+  raw: unknown,
+  index: number,
+  envelope: { context?: Obj; integrations?: Obj },
+): { message?: Obj; rejected?: Rejected } {
+  const item = raw !== null && typeof raw === "object" && !Array.isArray(raw)
+    ? raw as Obj
+    : null;
+  const messageId = typeof item?.messageId === "string" ? item.messageId : null;
+  const reject = (details: ErrorDetail[]) => ({
+    rejected: { index, messageId, details },
+  });
+  if (!item) {
+    return reject([{
+      field: "(message)",
+      rule: "object",
+      message: "a message is a JSON object",
+    }]);
+  }
+  const bytes = new TextEncoder().encode(JSON.stringify(item)).byteLength;
+  if (bytes > MAX_MESSAGE_BYTES) {
+    return reject([{
+      field: "(message)",
+      rule: `max_bytes:${MAX_MESSAGE_BYTES}`,
+      message: `${bytes} bytes`,
+    }]);
+  }
+  const type = item.type as MessageType;
+  if (!MESSAGE_TYPES.includes(type)) {
+    return reject([{
+      field: "type",
+      rule: `one_of:${MESSAGE_TYPES.join(",")}`,
+      message: String(item.type),
+    }]);
+  }
+  // Batch-level context and integrations apply to each message, which may override.
+  const merged = {
+    ...item,
+    context: { ...envelope.context, ...(item.context as Obj | undefined) },
+    integrations: item.integrations ?? envelope.integrations,
+  };
+  const parsed = MESSAGE_SCHEMAS[type].safeParse(merged);
+  if (!parsed.success) return reject(zodDetails(parsed.error));
+  return { message: parsed.data as Obj };
+}
+
+async function store(orgId: string, sourceId: string, messages: unknown[]) {
+  return await sql().begin(async (tx) => {
+    // Overload shows as a timeout (503, retry) rather than a request that hangs.
+    await tx`set local statement_timeout = '15s'`;
+    const [row] = await tx`
+      select private.ingest_batch(${orgId}::uuid, ${sourceId}::uuid, ${
+      tx.json(messages as never)
+    }) as result`;
+    return row.result as {
+      received: number;
+      accepted: number;
+      duplicates: number;
+    };
+  });
+}
+
+Deno.serve(async (req) => {
+  const cors = preflight(req);
+  if (cors) return cors;
+  try {
+    const route = new URL(req.url).pathname.match(ROUTE);
+    if (!route) {
+      throw new HttpError(
+        404,
+        "not_found",
+        "Use /v1/{identify,track,page,screen,group,alias,batch,import}",
+      );
+    }
+    if (req.method !== "POST") {
+      throw new HttpError(
+        405,
+        "method_not_allowed",
+        "ingestion endpoints answer POST only",
+      );
+    }
+    const kind = route[1];
+    const isBatch = kind === "batch" || kind === "import";
+
+    // BODY
+    const text = await readLimitedText(
+      req,
+      isBatch ? MAX_BATCH_BYTES : MAX_MESSAGE_BYTES,
+    );
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new HttpError(
+        400,
+        "invalid_json",
+        "The request body is not valid JSON",
+        [
+          { field: "(body)", rule: "json", message: "unparseable JSON" },
+        ],
+      );
+    }
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new HttpError(
+        400,
+        "invalid_request",
+        "The request body must be a JSON object",
+        [
+          { field: "(body)", rule: "object", message: typeof body },
+        ],
+      );
+    }
+
+    // AUTHENTICATE: a write key bound to a source.
+    const writeKey = writeKeyFrom(req, body as Obj);
+    if (!writeKey) {
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "A write key is required (HTTP Basic username or writeKey)",
+      );
+    }
+    const requestIp = parseIp(
+      req.headers.get("x-forwarded-for")?.split(",")[0],
+    );
+    const key = await verifyApiKey(sql(), writeKey, requestIp);
+    if (!key || key.kind !== "write" || !key.source_id) {
+      throw new HttpError(
+        401,
+        "invalid_write_key",
+        "The write key is invalid, revoked or not a write key",
+      );
+    }
+
+    // VALIDATE AND ENRICH
+    const receivedAt = new Date();
+    let rawMessages: unknown[];
+    let envelope: { context?: Obj; integrations?: Obj; sentAt?: string } = {};
+    if (isBatch) {
+      const parsed = BatchEnvelope.safeParse(body);
+      if (!parsed.success) {
+        throw new HttpError(
+          400,
+          "invalid_request",
+          "The batch is not valid",
+          zodDetails(parsed.error),
+        );
+      }
+      rawMessages = parsed.data.batch;
+      envelope = parsed.data;
+    } else {
+      rawMessages = [{ ...(body as Obj), type: kind }];
+    }
+    const rejected: Rejected[] = [];
+    const stored: ReturnType<typeof toStoredMessage>[] = [];
+    rawMessages.forEach((raw, index) => {
+      const { message, rejected: bad } = validate(raw, index, envelope);
+      if (bad) return rejected.push(bad);
+      const row = toStoredMessage(message as never, receivedAt, {
+        sentAt: envelope.sentAt,
+        requestIp,
+      });
+      const at = Date.parse(row.timestamp);
+      if (
+        at < receivedAt.getTime() - MAX_AGE_MS ||
+        at > receivedAt.getTime() + MAX_AHEAD_MS
+      ) {
+        return rejected.push({
+          index,
+          messageId: row.message_id,
+          details: [{
+            field: "timestamp",
+            rule: "within:-2y..+1d",
+            message: `${row.timestamp} is outside the accepted range`,
+          }],
+        });
+      }
+      stored.push(row);
+    });
+
+    if (stored.length === 0) {
+      const details = rejected.flatMap((r) =>
+        r.details.map((d) => ({
+          ...d,
+          field: isBatch ? `batch.${r.index}.${d.field}` : d.field,
+        }))
+      );
+      throw new HttpError(
+        400,
+        "invalid_request",
+        "No message in the request is valid",
+        details,
+      );
+    }
+
+    // STORE (one transaction) AND ANSWER
+    const result = await store(key.org_id, key.source_id, stored);
+    return jsonResponse({
+      success: true,
+      ...(isBatch || rejected.length
+        ? { accepted: result.accepted, duplicates: result.duplicates, rejected }
+        : {}),
+    });
+  } catch (err) {
+    return toErrorResponse(err);
+  }
+});

@@ -1,0 +1,119 @@
+// Segment's Tracking API message shapes, validated per type. Unknown fields are
+// kept (passthrough): SDKs send more than the spec names.
+import { z } from "zod";
+
+/** JSON values nested at most this deep (hostile payloads nest far deeper). */
+export const MAX_DEPTH = 16;
+
+function depth(value: unknown, level = 0): number {
+  if (level > MAX_DEPTH) return level;
+  if (Array.isArray(value)) {
+    return value.reduce(
+      (m: number, v) => Math.max(m, depth(v, level + 1)),
+      level + 1,
+    );
+  }
+  if (value !== null && typeof value === "object") {
+    return Object.values(value).reduce(
+      (m: number, v) => Math.max(m, depth(v, level + 1)),
+      level + 1,
+    );
+  }
+  return level;
+}
+
+const jsonObject = z.record(z.string(), z.unknown()).refine(
+  (v) => depth(v) <= MAX_DEPTH,
+  { message: `nested deeper than ${MAX_DEPTH} levels` },
+);
+
+const id = z.union([z.string().min(1).max(512), z.number().finite()])
+  .transform((v) => String(v));
+
+const isoTime = z.union([
+  z.iso.datetime({ offset: true }),
+  z.iso.datetime({ local: true }),
+]);
+
+const common = {
+  messageId: z.string().min(1).max(200).optional(),
+  anonymousId: id.optional().nullable(),
+  userId: id.optional().nullable(),
+  timestamp: isoTime.optional(),
+  sentAt: isoTime.optional(),
+  originalTimestamp: isoTime.optional(),
+  context: jsonObject.optional(),
+  integrations: jsonObject.optional(),
+};
+
+const needsAnId = (
+  m: { userId?: string | null; anonymousId?: string | null },
+) => Boolean(m.userId) || Boolean(m.anonymousId);
+const idRule = {
+  message: "userId or anonymousId is required",
+  path: ["userId"],
+};
+
+export const IdentifyMessage = z.looseObject({
+  ...common,
+  type: z.literal("identify"),
+  traits: jsonObject.optional(),
+}).refine(needsAnId, idRule);
+
+export const TrackMessage = z.looseObject({
+  ...common,
+  type: z.literal("track"),
+  event: z.string().min(1).max(200),
+  properties: jsonObject.optional(),
+}).refine(needsAnId, idRule);
+
+export const PageMessage = z.looseObject({
+  ...common,
+  type: z.literal("page"),
+  name: z.string().max(200).optional().nullable(),
+  category: z.string().max(200).optional().nullable(),
+  properties: jsonObject.optional(),
+}).refine(needsAnId, idRule);
+
+export const ScreenMessage = z.looseObject({
+  ...common,
+  type: z.literal("screen"),
+  name: z.string().max(200).optional().nullable(),
+  properties: jsonObject.optional(),
+}).refine(needsAnId, idRule);
+
+export const GroupMessage = z.looseObject({
+  ...common,
+  type: z.literal("group"),
+  groupId: id,
+  traits: jsonObject.optional(),
+}).refine(needsAnId, idRule);
+
+export const AliasMessage = z.looseObject({
+  ...common,
+  type: z.literal("alias"),
+  previousId: id,
+  userId: id,
+});
+
+export const MESSAGE_SCHEMAS = {
+  identify: IdentifyMessage,
+  track: TrackMessage,
+  page: PageMessage,
+  screen: ScreenMessage,
+  group: GroupMessage,
+  alias: AliasMessage,
+} as const;
+
+export type MessageType = keyof typeof MESSAGE_SCHEMAS;
+export const MESSAGE_TYPES = Object.keys(MESSAGE_SCHEMAS) as MessageType[];
+
+export type ValidMessage = z.infer<(typeof MESSAGE_SCHEMAS)[MessageType]>;
+
+export const BatchEnvelope = z.looseObject({
+  batch: z.array(z.unknown()).min(1).max(2500),
+  context: jsonObject.optional(),
+  integrations: jsonObject.optional(),
+  sentAt: isoTime.optional(),
+  writeKey: z.string().optional(),
+});
