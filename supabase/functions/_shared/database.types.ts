@@ -1106,6 +1106,10 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "get_profile": {
+        Args: { "p_org_id": string; "p_profile_id": string };
+        Returns: Json;
+      };
       "has_permission": {
         Args: { "p_org_id": string; "p_permission": string };
         Returns: boolean;
@@ -1130,6 +1134,24 @@ export type Database = {
       "password_verification_attempt_hook": {
         Args: { "event": Json };
         Returns: Json;
+      };
+      "profile_journey": {
+        Args: {
+          "p_limit"?: number;
+          "p_org_id": string;
+          "p_profile_id": string;
+        };
+        Returns: {
+          "channel": string;
+          "event": string;
+          "occurred_at": string;
+          "page_url": string;
+          "referrer": string;
+          "type": string;
+          "utm_campaign": string;
+          "utm_medium": string;
+          "utm_source": string;
+        }[];
       };
       "record_audit_event": {
         Args: {
@@ -1245,6 +1267,46 @@ export type Database = {
         SetofOptions: {
           from: "*";
           to: "audit_log";
+          isOneToOne: false;
+          isSetofReturn: true;
+        };
+      };
+      "search_profiles": {
+        Args: {
+          "p_after_id"?: string;
+          "p_after_last_seen_at"?: string;
+          "p_email"?: string;
+          "p_limit"?: number;
+          "p_org_id": string;
+          "p_trait"?: string;
+          "p_trait_value"?: string;
+        };
+        Returns: {
+          "created_at": string;
+          "email": string | null;
+          "engagement_at": string | null;
+          "engagement_raw": number;
+          "engagement_score": number;
+          "event_count": number;
+          "event_counts": NonNullable<Json>;
+          "first_seen_at": string;
+          "first_touch": Json | null;
+          "id": string;
+          "last_seen_at": string;
+          "last_touch": Json | null;
+          "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
+          "merged_into": string | null;
+          "name": string | null;
+          "org_id": string;
+          "phone": string | null;
+          "revenue": number;
+          "trait_timestamps": NonNullable<Json>;
+          "traits": NonNullable<Json>;
+          "updated_at": string;
+        }[];
+        SetofOptions: {
+          from: "*";
+          to: "profiles";
           isOneToOne: false;
           isSetofReturn: true;
         };

@@ -1,7 +1,7 @@
 -- Cross-tenant isolation: a member of org A, whatever their role, can neither
 -- read nor write org B's rows in any tenant table, directly or through RPCs.
 begin;
-select plan(206);
+select plan(326);
 
 -- ARRANGE: two organizations with one member of every role, and data in B.
 select tests.create_supabase_user('a_' || r) from unnest(enum_range(null::public.org_role)) r;
@@ -25,8 +25,20 @@ insert into public.invitations (org_id, email, role) values
   ('bbbbbbbb-0000-4000-8000-000000000002', 'someone@b.example', 'member');
 insert into public.api_keys (org_id, name, scopes, prefix, last_four) values
   ('bbbbbbbb-0000-4000-8000-000000000002', 'B key', '{customers:read}', 'mk_live_BBBB', 'bbbb');
-insert into public.sources (org_id, name, kind) values
-  ('bbbbbbbb-0000-4000-8000-000000000002', 'B web', 'web');
+insert into public.sources (org_id, id, name, kind) values
+  ('bbbbbbbb-0000-4000-8000-000000000002', 'bbbbbbbb-0000-4000-8000-0000000000c1', 'B web', 'web');
+insert into public.identity_settings (org_id) values ('bbbbbbbb-0000-4000-8000-000000000002');
+-- B's customer data, through ingestion (two profiles that merge, one conflict).
+select private.ingest_batch('bbbbbbbb-0000-4000-8000-000000000002', 'bbbbbbbb-0000-4000-8000-0000000000c1', '[
+  {"message_id": "b1", "type": "page", "timestamp": "2026-11-20T10:00:00Z", "received_at": "2026-11-20T10:00:00Z",
+   "identifiers": [{"type": "anonymous_id", "value": "b-anon"}]},
+  {"message_id": "b2", "type": "page", "timestamp": "2026-11-20T10:01:00Z", "received_at": "2026-11-20T10:01:00Z",
+   "identifiers": [{"type": "user_id", "value": "b-user"}]},
+  {"message_id": "b3", "type": "identify", "timestamp": "2026-11-20T10:02:00Z", "received_at": "2026-11-20T10:02:00Z",
+   "identifiers": [{"type": "user_id", "value": "b-user"}, {"type": "anonymous_id", "value": "b-anon"}]},
+  {"message_id": "b4", "type": "identify", "timestamp": "2026-11-20T10:03:00Z", "received_at": "2026-11-20T10:03:00Z",
+   "identifiers": [{"type": "user_id", "value": "b-other"}, {"type": "anonymous_id", "value": "b-anon"}]}
+]');
 
 -- A statement is refused when it raises 42501 or touches no row.
 create function pg_temp.refused(p_sql text) returns boolean language plpgsql as $$
@@ -63,7 +75,9 @@ begin
   return next ok((select count(*) from public.organizations where id = a::uuid) = 1,
                  who || ' reads its own organization');
   foreach t in array array['workspaces', 'organization_members', 'workspace_members',
-                           'invitations', 'api_keys', 'audit_log', 'sources'] loop
+                           'invitations', 'api_keys', 'audit_log', 'sources', 'profiles',
+                           'identities', 'events', 'profile_merges', 'identity_conflicts',
+                           'identity_settings'] loop
     return next is(pg_temp.count_org_rows(t, b), 0::bigint, who || ' reads no ' || t || ' of B');
   end loop;
   return next is((select count(*) from public.organizations where id = b::uuid), 0::bigint,
@@ -90,6 +104,23 @@ begin
     $q$insert into public.sources (org_id, name) values (%L, 'planted')$q$, b)),
     who || ' cannot insert a source into B');
   return next ok(pg_temp.raises_42501(format(
+    $q$insert into public.profiles (org_id, first_seen_at, last_seen_at) values (%L, now(), now())$q$, b)),
+    who || ' cannot insert a profile into B');
+  return next ok(pg_temp.raises_42501(format(
+    $q$insert into public.events (org_id, timestamp, source_id, message_id, type, received_at)
+       values (%L, now(), gen_random_uuid(), 'planted', 'track', now())$q$, b)),
+    who || ' cannot insert an event into B');
+  return next ok(pg_temp.raises_42501(format(
+    $q$insert into public.identity_settings (org_id) values (%L) on conflict (org_id) do update set fold_gmail_addresses = true$q$, b)),
+    who || ' cannot write identity settings of B');
+  return next ok(pg_temp.raises_42501(format(
+    $q$select public.search_profiles(%L)$q$, b)), who || ' cannot search B''s profiles');
+  return next ok(pg_temp.raises_42501(format(
+    $q$select public.get_profile(%L, (select id from public.profiles limit 1))$q$, b)),
+    who || ' cannot open B''s profiles');
+  return next ok(pg_temp.raises_42501(format(
+    $q$select public.unmerge_profiles(%L, gen_random_uuid())$q$, b)), who || ' cannot unmerge in B');
+  return next ok(pg_temp.raises_42501(format(
     $q$insert into public.audit_log (org_id, seq, occurred_at, actor_type, action, resource_type,
          retention_until, prev_hash, hash)
        values (%L, 999, now(), 'system', 'x.y', 'x', now(), '\x00', '\x00')$q$, b)),
@@ -97,7 +128,9 @@ begin
 
   -- UPDATE and DELETE in B
   foreach t in array array['workspaces', 'organization_members', 'workspace_members',
-                           'invitations', 'api_keys', 'audit_log', 'sources'] loop
+                           'invitations', 'api_keys', 'audit_log', 'sources', 'profiles',
+                           'identities', 'events', 'profile_merges', 'identity_conflicts',
+                           'identity_settings'] loop
     return next ok(pg_temp.refused(format(
       'update public.%I set org_id = org_id where org_id = %L', t, b)),
       who || ' cannot update ' || t || ' of B');
@@ -158,9 +191,11 @@ reset role;
 select is(
   (select row(o.name, (select count(*) from public.organization_members m where m.org_id = o.id),
               (select count(*) from public.workspaces w where w.org_id = o.id),
-              (select count(*) from public.api_keys k where k.org_id = o.id and k.revoked_at is null))::text
+              (select count(*) from public.api_keys k where k.org_id = o.id and k.revoked_at is null),
+              (select count(*) from public.events e where e.org_id = o.id),
+              (select count(*) from public.profiles p where p.org_id = o.id and p.merged_into is null))::text
    from public.organizations o where o.id = 'bbbbbbbb-0000-4000-8000-000000000002'),
-  row('Org B', 5::bigint, 1::bigint, 1::bigint)::text,
+  row('Org B', 5::bigint, 1::bigint, 1::bigint, 4::bigint, 2::bigint)::text,
   'org B is exactly as it was');
 
 select * from finish();
