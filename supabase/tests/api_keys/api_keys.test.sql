@@ -41,12 +41,13 @@ select is((select count(*)::int from public.api_keys), 1, 'the owner lists the k
 -- VALIDATION
 select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'x', p_scopes => array['nope:nope']) $$,
   '22023', 'unknown scope "nope:nope"', 'unknown scopes are refused');
-select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'x', 'write', array['customers:read']) $$,
-  '22023', 'write keys carry exactly the events:write scope', 'write keys only write events');
 select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'x', 'write') $$,
   '22023', 'write keys need a source_id, and only write keys take one', 'a write key needs a source');
 insert into public.sources (org_id, id, name, kind)
 values ('cccccccc-0000-4000-8000-000000000003', 'cccccccc-0000-4000-8000-0000000000d1', 'Web', 'web');
+select throws_ok($$ select public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'x', 'write', array['customers:read'],
+                                          p_source_id => 'cccccccc-0000-4000-8000-0000000000d1') $$,
+  '22023', 'write keys carry exactly the events:write scope', 'write keys only write events');
 select ok((select secret like 'wk_live_%' from public.create_api_key('cccccccc-0000-4000-8000-000000000003', 'Ingest', 'write',
            p_source_id => 'cccccccc-0000-4000-8000-0000000000d1')),
   'a write key looks like wk_live_...');
