@@ -92,7 +92,8 @@ declare
 begin
   loop
     -- PROFILES THAT OWN ANY OF THE IDENTIFIERS (survivors, oldest first)
-    select array_agg(p.id order by p.created_at, p.id) into v_profiles
+    -- Oldest = first seen (several may be created in one transaction).
+    select array_agg(p.id order by p.first_seen_at, p.created_at, p.id) into v_profiles
     from (
       select distinct coalesce(pr.merged_into, pr.id) as pid
       from jsonb_array_elements(v_ids) x
@@ -388,6 +389,12 @@ begin
     v_profile_of := v_profile_of || jsonb_build_object(v_group.ids::text,
       private.resolve_profile(p_org_id, v_group.ids, v_limits, p_source_id, v_group.at, v_group.message_id));
   end loop;
+
+  -- A later message of the batch may have merged an earlier one's profile:
+  -- everything below writes to the survivors.
+  select coalesce(jsonb_object_agg(kv.key, coalesce(p.merged_into, p.id)), '{}') into v_profile_of
+  from jsonb_each_text(v_profile_of) kv
+  join public.profiles p on p.org_id = p_org_id and p.id = kv.value::uuid;
 
   -- PARTITIONS for historical or early timestamps the maintenance job has not made.
   for v_day in

@@ -1,0 +1,350 @@
+// Ingestion over HTTP as SDKs use it: the official Segment Node SDK, RudderStack's
+// wire format, hostile input, idempotency and tenant isolation.
+import assert from "node:assert/strict";
+import { Analytics } from "@segment/analytics-node";
+import { adminSql, client, createUser } from "../support/stack.ts";
+import { basicAuth, createIngestTarget, post } from "../support/ingest.ts";
+
+Deno.test("a realistic session through the official Segment SDK", async () => {
+  const sql = adminSql();
+  try {
+    const target = await createIngestTarget(sql, "segment-sdk");
+    const host = new URL(target.url);
+    const analytics = new Analytics({
+      writeKey: target.writeKey,
+      host: host.origin,
+      path: `${host.pathname}/v1/batch`,
+      maxEventsInBatch: 20,
+      flushInterval: 50,
+    });
+    const errors: unknown[] = [];
+    analytics.on("error", (err) => errors.push(err));
+    // Explicit times a second apart, so the session has one order.
+    const base = Date.now() - 60_000;
+    const at = (i: number) => new Date(base + i * 1000);
+    const page = {
+      url:
+        "https://shop.example/?utm_source=newsletter&utm_medium=email&utm_campaign=nov",
+      referrer: "",
+    };
+    analytics.page({
+      timestamp: at(0),
+      anonymousId: "visitor-1",
+      name: "Home",
+      context: { page },
+    });
+    analytics.page({
+      timestamp: at(1),
+      anonymousId: "visitor-1",
+      name: "Pricing",
+      context: { page: { url: "https://shop.example/pricing" } },
+    });
+    analytics.identify({
+      timestamp: at(2),
+      anonymousId: "visitor-1",
+      userId: "user-42",
+      traits: { email: "Kim@Shop.example", plan: "trial" },
+    });
+    analytics.track({
+      timestamp: at(3),
+      userId: "user-42",
+      event: "Order Completed",
+      properties: { revenue: 30, currency: "eur" },
+    });
+    analytics.page({
+      timestamp: at(4),
+      anonymousId: "visitor-2",
+      name: "Home",
+      context: { page: { url: "https://shop.example/" } },
+    });
+    analytics.alias({
+      timestamp: at(5),
+      previousId: "visitor-2",
+      userId: "user-42",
+    });
+    await analytics.closeAndFlush({ timeout: 10_000 });
+    assert.deepEqual(errors, []);
+
+    const events = await sql`
+      select e.type, e.event, e.channel, e.revenue, e.currency,
+             coalesce(p.merged_into, p.id) as survivor
+      from public.events e join public.profiles p on p.org_id = e.org_id and p.id = e.profile_id
+      where e.org_id = ${target.orgId} order by e.timestamp`;
+    assert.deepEqual(events.map((e) => e.type), [
+      "page",
+      "page",
+      "identify",
+      "track",
+      "page",
+      "alias",
+    ]);
+    assert.equal(events[0].channel, "email");
+    assert.equal(events[3].currency, "EUR");
+    assert.equal(
+      new Set(events.map((e) => e.survivor)).size,
+      1,
+      "two devices, one person, one profile",
+    );
+    const identities = await sql`
+      select type || '=' || value as id from public.identities
+      where org_id = ${target.orgId} order by type, value`;
+    assert.deepEqual(identities.map((i) => i.id), [
+      "anonymous_id=visitor-1",
+      "anonymous_id=visitor-2",
+      "email=kim@shop.example",
+      "user_id=user-42",
+    ]);
+    const [profile] = await sql`
+      select traits, lifecycle_stage, event_count from public.profiles
+      where org_id = ${target.orgId} and merged_into is null`;
+    assert.equal(profile.traits.plan, "trial");
+    assert.equal(profile.lifecycle_stage, "customer");
+    assert.equal(Number(profile.event_count), 6);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("RudderStack's wire format: gzip batch with Basic auth", async () => {
+  // RudderStack's Node SDK cannot be installed from this machine's registry (its
+  // optional queue dependency pulls platform binaries the registry lacks), so
+  // this sends exactly what it sends: POST {dataPlaneUrl}/v1/batch, Basic auth
+  // with the write key, a gzipped {batch, sentAt} body.
+  const sql = adminSql();
+  try {
+    const target = await createIngestTarget(sql, "rudder");
+    const body = JSON.stringify({
+      batch: [
+        {
+          type: "track",
+          event: "Viewed",
+          anonymousId: "r-anon",
+          messageId: "r-1",
+          timestamp: new Date().toISOString(),
+          context: { library: { name: "analytics-node", version: "2.0.2" } },
+        },
+        {
+          type: "identify",
+          anonymousId: "r-anon",
+          userId: "r-user",
+          messageId: "r-2",
+          traits: { phone: "+44 20 7946 0958" },
+        },
+      ],
+      sentAt: new Date().toISOString(),
+    });
+    const gz = new Blob([body]).stream().pipeThrough(
+      new CompressionStream("gzip"),
+    );
+    const res = await fetch(`${target.url}/v1/batch`, {
+      method: "POST",
+      headers: {
+        Authorization: basicAuth(target.writeKey),
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+      },
+      body: await new Response(gz).arrayBuffer(),
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).accepted, 2);
+    const ids =
+      await sql`select type || '=' || value as id from public.identities where org_id = ${target.orgId} order by 1`;
+    assert.deepEqual(ids.map((i) => i.id), [
+      "anonymous_id=r-anon",
+      "phone=+442079460958",
+      "user_id=r-user",
+    ]);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("hostile input gets the right 4xx and loses nothing accepted", async (t) => {
+  const sql = adminSql();
+  try {
+    const target = await createIngestTarget(sql, "hostile");
+    const ok = { userId: "h-user", event: "Fine" };
+
+    await t.step("missing write key: 401", async () => {
+      const res = await fetch(`${target.url}/v1/track`, {
+        method: "POST",
+        body: JSON.stringify(ok),
+      });
+      assert.equal(res.status, 401);
+      await res.body?.cancel();
+    });
+    await t.step("a secret key is not a write key: 401", async () => {
+      const res = await fetch(`${target.url}/v1/track`, {
+        method: "POST",
+        headers: {
+          Authorization: basicAuth("mk_test_LocalDemoKeyForAcmeOnly0000000"),
+        },
+        body: JSON.stringify(ok),
+      });
+      assert.equal(res.status, 401);
+      await res.body?.cancel();
+    });
+    await t.step("a message over 32 KB: 413", async () => {
+      const r = await post(
+        target,
+        "track",
+        JSON.stringify({ ...ok, properties: { blob: "x".repeat(40_000) } }),
+      );
+      assert.equal(r.status, 413);
+    });
+    await t.step("a 10 MB body: 413 without reading it all", async () => {
+      const r = await post(target, "batch", "x".repeat(10 * 1024 * 1024));
+      assert.equal(r.status, 413);
+    });
+    await t.step("wrong types name the field", async () => {
+      const r = await post(
+        target,
+        "track",
+        JSON.stringify({ userId: "h-user", event: 42 }),
+      );
+      assert.equal(r.status, 400);
+      const error = r.json.error as {
+        details: { field: string; rule: string }[];
+      };
+      assert.deepEqual(error.details.map((d) => d.field), ["event"]);
+    });
+    await t.step("deeply nested properties are refused", async () => {
+      let nested: Record<string, unknown> = { leaf: true };
+      for (let i = 0; i < 40; i++) nested = { n: nested };
+      const r = await post(
+        target,
+        "track",
+        JSON.stringify({ ...ok, properties: nested }),
+      );
+      assert.equal(r.status, 400);
+      const error = r.json.error as { details: { field: string }[] };
+      assert.equal(error.details[0].field, "properties");
+    });
+    await t.step("invalid UTF-8: 400", async () => {
+      const bytes = new Uint8Array([
+        ...new TextEncoder().encode('{"userId":"'),
+        0xff,
+        0xfe,
+        ...new TextEncoder().encode('","event":"x"}'),
+      ]);
+      const r = await post(target, "track", bytes);
+      assert.equal(r.status, 400);
+      assert.equal((r.json.error as { code: string }).code, "invalid_encoding");
+    });
+    await t.step("not JSON: 400", async () => {
+      const r = await post(target, "track", "{nope");
+      assert.equal(r.status, 400);
+    });
+    await t.step(
+      "a batch keeps its valid messages and names the invalid ones",
+      async () => {
+        const r = await post(
+          target,
+          "batch",
+          JSON.stringify({
+            batch: [
+              {
+                type: "track",
+                userId: "h-user",
+                event: "Kept",
+                messageId: "keep-1",
+              },
+              { type: "track", userId: "h-user", messageId: "bad-1" },
+              { type: "teleport", userId: "h-user" },
+              {
+                type: "identify",
+                traits: { email: "x@y.z" },
+                messageId: "bad-2",
+              },
+            ],
+          }),
+        );
+        assert.equal(r.status, 200);
+        assert.equal(r.json.accepted, 1);
+        const rejected = r.json.rejected as {
+          index: number;
+          details: { field: string }[];
+        }[];
+        assert.deepEqual(rejected.map((x) => [x.index, x.details[0].field]), [
+          [1, "event"],
+          [2, "type"],
+          [3, "userId"],
+        ]);
+      },
+    );
+    await t.step(
+      "a repeated messageId is acknowledged and stored once",
+      async () => {
+        for (let i = 0; i < 3; i++) {
+          const r = await post(
+            target,
+            "track",
+            JSON.stringify({ ...ok, messageId: "same-message" }),
+          );
+          assert.equal(r.status, 200);
+        }
+        const [{ n }] = await sql`select count(*)::int as n from public.events
+                                where org_id = ${target.orgId} and message_id = 'same-message'`;
+        assert.equal(n, 1);
+      },
+    );
+    await t.step(
+      "a timestamp beyond retention is refused, naming it",
+      async () => {
+        const r = await post(
+          target,
+          "track",
+          JSON.stringify({ ...ok, timestamp: "2001-01-01T00:00:00Z" }),
+        );
+        assert.equal(r.status, 400);
+        assert.equal(
+          (r.json.error as { details: { field: string }[] }).details[0].field,
+          "timestamp",
+        );
+      },
+    );
+    const [{ n }] =
+      await sql`select count(*)::int as n from public.events where org_id = ${target.orgId}`;
+    assert.equal(n, 2, "exactly the two accepted messages are stored");
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("events of one organization never appear to another", async () => {
+  const sql = adminSql();
+  try {
+    const a = await createIngestTarget(sql, "iso-a");
+    const b = await createIngestTarget(sql, "iso-b");
+    assert.equal(
+      (await post(
+        a,
+        "track",
+        JSON.stringify({ userId: "shared-id", event: "A only" }),
+      )).status,
+      200,
+    );
+    assert.equal(
+      (await post(
+        b,
+        "track",
+        JSON.stringify({ userId: "shared-id", event: "B only" }),
+      )).status,
+      200,
+    );
+    const reader = await createUser(sql, "b-reader");
+    await sql`insert into public.organization_members (org_id, user_id, role) values (${b.orgId}, ${reader.id}, 'read_only')`;
+    const db = client(reader.token);
+    const { data: events } = await db.from("events").select("event, org_id");
+    assert.deepEqual(events?.map((e) => e.event), ["B only"]);
+    const { data: profiles } = await db.from("profiles").select("org_id");
+    assert.ok(profiles?.every((p) => p.org_id === b.orgId));
+    const search = await db.rpc("search_profiles", { p_org_id: a.orgId });
+    assert.equal(search.error?.code, "42501");
+    const [{ n }] =
+      await sql`select count(*)::int as n from public.profiles where org_id in (${a.orgId}, ${b.orgId})`;
+    assert.equal(n, 2, "the same userId in two organizations is two profiles");
+  } finally {
+    await sql.end();
+  }
+});

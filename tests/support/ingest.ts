@@ -1,0 +1,60 @@
+// Arranges an organization with a source and a write key for ingestion tests.
+import type postgres from "postgres";
+import { stack } from "./stack.ts";
+
+export type IngestTarget = {
+  orgId: string;
+  sourceId: string;
+  writeKey: string;
+  url: string;
+};
+
+export async function createIngestTarget(
+  sql: postgres.Sql,
+  label: string,
+): Promise<IngestTarget> {
+  const slug = `${label}-${crypto.randomUUID().slice(0, 8)}`;
+  const [org] =
+    await sql`insert into public.organizations (name, slug) values (${label}, ${slug}) returning id`;
+  const [source] = await sql`
+    insert into public.sources (org_id, name, kind) values (${org.id}, 'Web', 'web') returning id`;
+  const writeKey = `wk_test_${crypto.randomUUID().replaceAll("-", "")}`;
+  const [key] = await sql`
+    insert into public.api_keys (org_id, name, kind, environment, scopes, prefix, last_four, source_id)
+    values (${org.id}, 'test write key', 'write', 'test', '{events:write}', ${
+    writeKey.slice(0, 12)
+  },
+            ${writeKey.slice(-4)}, ${source.id})
+    returning id`;
+  await sql`
+    insert into private.api_key_secrets (key_hash, org_id, key_id)
+    values (extensions.digest(${writeKey}, 'sha256'), ${org.id}, ${key.id})`;
+  return {
+    orgId: org.id,
+    sourceId: source.id,
+    writeKey,
+    url: `${stack().apiUrl}/functions/v1/ingest`,
+  };
+}
+
+export function basicAuth(writeKey: string): string {
+  return `Basic ${btoa(`${writeKey}:`)}`;
+}
+
+export async function post(
+  target: IngestTarget,
+  path: string,
+  body: BodyInit,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${target.url}/v1/${path}`, {
+    method: "POST",
+    headers: {
+      Authorization: basicAuth(target.writeKey),
+      "Content-Type": "application/json",
+      ...headers,
+    },
+    body,
+  });
+  return { status: res.status, json: await res.json() };
+}
