@@ -144,15 +144,27 @@ export type Device = {
   deviceType: string | null;
 };
 
+// Parsing a user agent costs far more than the rest of a message's enrichment,
+// and traffic repeats a few thousand strings: remember recent answers.
+const UA_CACHE_SIZE = 2000;
+const uaCache = new Map<string, Device>();
+
 export function parseUserAgent(userAgent: string | undefined): Device {
   if (!userAgent) return { browser: null, os: null, deviceType: null };
+  const cached = uaCache.get(userAgent);
+  if (cached) return cached;
   const ua = new UAParser(userAgent).getResult();
-  return {
+  const device: Device = {
     browser: ua.browser.name ?? null,
     os: ua.os.name ?? null,
     // ua-parser-js leaves desktops without a device type.
     deviceType: ua.device.type ?? (ua.os.name ? "desktop" : null),
   };
+  if (uaCache.size >= UA_CACHE_SIZE) {
+    uaCache.delete(uaCache.keys().next().value!);
+  }
+  uaCache.set(userAgent, device);
+  return device;
 }
 
 export type Identifier = { type: string; value: string };

@@ -1,0 +1,239 @@
+// Ingestion figures, from this separate process over HTTP on loopback, with
+// Postgres durable (fsync and synchronous_commit on):
+//   1. batches of 100 realistic events through /functions/v1/ingest/v1/batch,
+//      sustained; next to multi-row INSERTs of the same rows into the same
+//      events table from this client (the baseline);
+//   2. single-message track at a steady 200 requests/s: latency.
+// `npm run bench -- ingest [seconds]` (default 60).
+import postgres from "postgres";
+import { measureOps, ratio, report } from "./load.mjs";
+
+const BATCH = 100;
+const CLIENTS = 12;
+const USER_AGENTS = [
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+];
+const PAGES = [
+  "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand",
+  "https://shop.example/pricing",
+  "https://shop.example/blog/launch?utm_source=newsletter&utm_medium=email",
+  "https://shop.example/product/42",
+];
+const EVENTS = [
+  "Product Viewed",
+  "Product Added",
+  "Checkout Started",
+  "Order Completed",
+];
+
+/**
+ * A stream of realistic messages: 60% come from anonymous visitors, a third of
+ * whom identify later (linking their device to a user, merging when that user
+ * already has a profile from another device); 40% from signed-in users.
+ */
+function makeWorkload(seed) {
+  let n = 0;
+  const pick = (list) => list[Math.floor(Math.random() * list.length)];
+  const context = (i) => ({
+    userAgent: USER_AGENTS[i % USER_AGENTS.length],
+    page: {
+      url: PAGES[i % PAGES.length],
+      referrer: i % 3 === 0 ? "https://www.google.com/" : "",
+    },
+    library: { name: "bench", version: "1" },
+    ip: `198.51.100.${i % 250}`,
+  });
+  return () => {
+    n++;
+    const visitor = `${seed}-v${Math.floor(Math.random() * 5000)}`;
+    const user = `${seed}-u${Math.floor(Math.random() * 2000)}`;
+    const roll = Math.random();
+    const base = {
+      messageId: `${seed}-${n}`,
+      timestamp: new Date().toISOString(),
+      context: context(n),
+    };
+    if (roll < 0.6) {
+      // Anonymous visitor; a third of visitors identify at some point.
+      const identifies = Number(visitor.split("-v")[1]) % 3 === 0 &&
+        Math.random() < 0.15;
+      if (identifies) {
+        return {
+          ...base,
+          type: "identify",
+          anonymousId: visitor,
+          userId: `${seed}-u${Number(visitor.split("-v")[1]) % 2000}`,
+          traits: {
+            email: `${visitor}@example.com`,
+            plan: pick(["free", "pro"]),
+          },
+        };
+      }
+      return Math.random() < 0.7
+        ? { ...base, type: "page", anonymousId: visitor, name: "Page" }
+        : {
+          ...base,
+          type: "track",
+          anonymousId: visitor,
+          event: pick(EVENTS),
+          properties: { sku: n % 100 },
+        };
+    }
+    const revenue = Math.random() < 0.05
+      ? { revenue: 20 + (n % 80), currency: "USD" }
+      : {};
+    return Math.random() < 0.8
+      ? {
+        ...base,
+        type: "track",
+        userId: user,
+        event: pick(EVENTS),
+        properties: { sku: n % 100, ...revenue },
+      }
+      : { ...base, type: "page", userId: user, name: "Account" };
+  };
+}
+
+// The same rows the ingest function would store, for the raw INSERT baseline.
+function rawRow(orgId, sourceId, m) {
+  return {
+    org_id: orgId,
+    timestamp: m.timestamp,
+    source_id: sourceId,
+    message_id: m.messageId,
+    type: m.type,
+    event: m.event ?? m.name ?? null,
+    anonymous_id: m.anonymousId ?? null,
+    user_id: m.userId ?? null,
+    received_at: m.timestamp,
+    properties: m.properties ?? {},
+    traits: m.traits ?? null,
+    context: m.context,
+  };
+}
+
+export async function run(state, args = []) {
+  const seconds = Number(args[0] ?? 60);
+  const sql = postgres(state.dbUrl, { max: CLIENTS + 2, onnotice: () => {} });
+  try {
+    const [org] = await sql`insert into public.organizations (name, slug, plan)
+                            values ('Bench', 'bench-ingest', 'enterprise') returning id`;
+    const [source] =
+      await sql`insert into public.sources (org_id, name) values (${org.id}, 'bench') returning id`;
+    const writeKey = "wk_test_bench_ingest_key_000000000000";
+    const [key] = await sql`
+      insert into public.api_keys (org_id, name, kind, environment, scopes, prefix, last_four, source_id)
+      values (${org.id}, 'bench', 'write', 'test', '{events:write}', 'wk_test_benc', '0000', ${source.id})
+      returning id`;
+    await sql`insert into private.api_key_secrets (key_hash, org_id, key_id)
+              values (extensions.digest(${writeKey}, 'sha256'), ${org.id}, ${key.id})`;
+    const url = `${state.apiUrl}/functions/v1/ingest/v1`;
+    const headers = {
+      Authorization: `Basic ${btoa(`${writeKey}:`)}`,
+      "Content-Type": "application/json",
+    };
+
+    console.log(
+      `1. batches of ${BATCH} events, ${CLIENTS} clients, ${seconds} s (+5 s warm-up)`,
+    );
+    const next = makeWorkload("h");
+    const http = await measureOps(async () => {
+      const batch = Array.from({ length: BATCH }, next);
+      const res = await fetch(`${url}/batch`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ batch }),
+      });
+      const body = await res.json();
+      if (res.status !== 200 || body.accepted !== BATCH) {
+        throw new Error(
+          `HTTP ${res.status} ${JSON.stringify(body).slice(0, 200)}`,
+        );
+      }
+    }, { concurrency: CLIENTS, durationMs: seconds * 1000, warmupMs: 5000 });
+
+    const nextRaw = makeWorkload("r");
+    const raw = await measureOps(async () => {
+      const rows = Array.from(
+        { length: BATCH },
+        () => rawRow(org.id, source.id, nextRaw()),
+      );
+      await sql`insert into public.events ${sql(rows)}`;
+    }, {
+      concurrency: CLIENTS,
+      durationMs: Math.min(seconds, 20) * 1000,
+      warmupMs: 2000,
+    });
+
+    const events = (r) => ({ ...r, rps: r.rps * BATCH });
+    report(
+      "multi-row INSERT of the same rows (baseline)",
+      events(raw),
+      "events/s",
+    );
+    report(
+      "HTTP ingest, batches of 100 (request latency)",
+      events(http),
+      "events/s",
+    );
+    ratio("ingest / raw INSERT (target >= 0.3)", http.rps / raw.rps, 0.3);
+    console.log(
+      `ingest: ${(http.rps * BATCH).toFixed(0)} events/s (target >= 10000: ${
+        http.rps * BATCH >= 10000 ? "met" : "NOT met"
+      }),` +
+        ` p99 ${http.p99.toFixed(0)} ms (target <= 250: ${
+          http.p99 <= 250 ? "met" : "NOT met"
+        })`,
+    );
+
+    console.log(
+      `\n2. single-message track at 200 requests/s for ${
+        Math.min(seconds, 30)
+      } s`,
+    );
+    const single = makeWorkload("s");
+    const latencies = [];
+    let failed = 0;
+    const until = performance.now() + Math.min(seconds, 30) * 1000;
+    const inFlight = [];
+    for (let i = 0; performance.now() < until; i++) {
+      const due = performance.now() + 5; // open loop: one request every 5 ms
+      const started = performance.now();
+      inFlight.push(
+        fetch(`${url}/track`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({
+            ...single(),
+            type: "track",
+            event: "Tick",
+            userId: `t-${i % 500}`,
+          }),
+        })
+          .then(async (res) => {
+            await res.arrayBuffer();
+            if (res.status !== 200) failed++;
+            latencies.push(performance.now() - started);
+          }),
+      );
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    await Promise.all(inFlight);
+    latencies.sort((a, b) => a - b);
+    const p = (q) => latencies[Math.floor(q * (latencies.length - 1))];
+    console.log(
+      `track: ${latencies.length} requests, p50 ${p(0.5).toFixed(1)} ms, p99 ${
+        p(0.99).toFixed(1)
+      } ms` +
+        ` (target <= 50: ${p(0.99) <= 50 ? "met" : "NOT met"})${
+          failed ? `, ${failed} failed` : ""
+        }`,
+    );
+  } finally {
+    await sql.end();
+  }
+}
