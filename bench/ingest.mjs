@@ -9,6 +9,10 @@ import postgres from "postgres";
 import { measureOps, ratio, report } from "./load.mjs";
 
 const BATCH = 100;
+// Active people during the run: a site doing 10k events/s has far more than a
+// few thousand; small pools would mostly measure lock waits on the same people.
+const VISITORS = 200_000;
+const USERS = 50_000;
 const CLIENTS = 12;
 const USER_AGENTS = [
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
@@ -48,8 +52,8 @@ function makeWorkload(seed) {
   });
   return () => {
     n++;
-    const visitor = `${seed}-v${Math.floor(Math.random() * 5000)}`;
-    const user = `${seed}-u${Math.floor(Math.random() * 2000)}`;
+    const visitor = `${seed}-v${Math.floor(Math.random() * VISITORS)}`;
+    const user = `${seed}-u${Math.floor(Math.random() * USERS)}`;
     const roll = Math.random();
     const base = {
       messageId: `${seed}-${n}`,
@@ -65,7 +69,7 @@ function makeWorkload(seed) {
           ...base,
           type: "identify",
           anonymousId: visitor,
-          userId: `${seed}-u${Number(visitor.split("-v")[1]) % 2000}`,
+          userId: `${seed}-u${Number(visitor.split("-v")[1]) % USERS}`,
           traits: {
             email: `${visitor}@example.com`,
             plan: pick(["free", "pro"]),

@@ -45,6 +45,7 @@ create table public.profiles (
   engagement_at timestamptz,
   engagement_score smallint not null default 0 check (engagement_score between 0 and 100),
   lifecycle_stage public.lifecycle_stage not null default 'anonymous',
+  identified boolean not null default false,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   primary key (org_id, id),
@@ -58,6 +59,7 @@ comment on column public.profiles.first_touch is 'Channel, source, medium and ca
 comment on column public.profiles.last_touch is 'The latest non-direct touch.';
 comment on column public.profiles.engagement_score is
   '0-100: 100 * (1 - exp(-raw / 25)), raw = sum of event weights decayed with a 14-day half-life (as of engagement_at).';
+comment on column public.profiles.identified is 'Holds a user_id or an email (kept by identity resolution).';
 comment on column public.profiles.lifecycle_stage is
   'anonymous (no user_id or email), identified, engaged (identified and score >= 50), customer (revenue seen).';
 create index profiles_org_email_idx on public.profiles (org_id, lower(email)) where merged_into is null;

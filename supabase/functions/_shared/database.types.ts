@@ -659,6 +659,7 @@ export type Database = {
           "first_seen_at": string;
           "first_touch": Json | null;
           "id": string;
+          "identified": boolean;
           "last_seen_at": string;
           "last_touch": Json | null;
           "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
@@ -683,6 +684,7 @@ export type Database = {
           "first_seen_at": string;
           "first_touch"?: Json | null;
           "id"?: string;
+          "identified"?: boolean;
           "last_seen_at": string;
           "last_touch"?: Json | null;
           "lifecycle_stage"?: Database["public"]["Enums"]["lifecycle_stage"];
@@ -706,6 +708,7 @@ export type Database = {
           "first_seen_at"?: string;
           "first_touch"?: Json | null;
           "id"?: string;
+          "identified"?: boolean;
           "last_seen_at"?: string;
           "last_touch"?: Json | null;
           "lifecycle_stage"?: Database["public"]["Enums"]["lifecycle_stage"];
@@ -1292,6 +1295,7 @@ export type Database = {
           "first_seen_at": string;
           "first_touch": Json | null;
           "id": string;
+          "identified": boolean;
           "last_seen_at": string;
           "last_touch": Json | null;
           "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
