@@ -2,7 +2,7 @@
 // recorded in a transaction of their own: a denial must survive the failure it
 // describes, and the writer (private.append_audit) is not callable by users.
 import type postgres from "postgres";
-import type { Principal } from "./auth.ts";
+import { type Principal, setRequestContext } from "./auth.ts";
 
 export type AuditEvent = {
   orgId: string;
@@ -31,13 +31,8 @@ export async function recordAuditEvent(
   principal: Principal,
   event: AuditEvent,
 ): Promise<void> {
-  const request = JSON.stringify({
-    ip: principal.context.ip,
-    user_agent: principal.context.userAgent,
-    request_id: principal.context.requestId,
-  });
   await sql.begin(async (tx) => {
-    await tx`select set_config('meridian.request', ${request}, true)`;
+    await setRequestContext(tx, principal);
     // Only an existing organization has a chain to append to.
     await tx`
       select private.append_audit(

@@ -250,6 +250,19 @@ export function requirePermission(
   }
 }
 
+/** Tells SQL where the request came from (meridian.request), for the audit trail. */
+export async function setRequestContext(
+  tx: postgres.TransactionSql,
+  principal: Principal,
+): Promise<void> {
+  const request = JSON.stringify({
+    ip: principal.context.ip,
+    user_agent: principal.context.userAgent,
+    request_id: principal.context.requestId,
+  });
+  await tx`select set_config('meridian.request', ${request}, true)`;
+}
+
 /**
  * Runs fn in a transaction that acts as the principal: a user through RLS (role
  * authenticated with the session's claims, as PostgREST does), an API key as
@@ -260,13 +273,8 @@ export function withPrincipal<T>(
   principal: Principal,
   fn: (tx: postgres.TransactionSql) => Promise<T>,
 ): Promise<T> {
-  const request = JSON.stringify({
-    ip: principal.context.ip,
-    user_agent: principal.context.userAgent,
-    request_id: principal.context.requestId,
-  });
   return sql.begin(async (tx) => {
-    await tx`select set_config('meridian.request', ${request}, true)`;
+    await setRequestContext(tx, principal);
     if (principal.kind === "user") {
       await tx`select set_config('request.jwt.claims', ${
         JSON.stringify(principal.claims)
