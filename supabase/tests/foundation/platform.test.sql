@@ -39,9 +39,12 @@ select is(
    where n.nspname in ('public', 'private')
      and not exists (
        select 1 from unnest(coalesce(p.proconfig, '{}')) c where c like 'search_path=%')
-     and p.proname not in ('tmp_probe', 'text_array_to_string', 'audit_canonical')),
+     -- Inlinable helpers are exempt: IMMUTABLE SQL, not security definer.
+     and not (p.prolang = (select oid from pg_language where lanname = 'sql')
+              and p.provolatile = 'i' and not p.prosecdef)
+     and p.proname <> 'tmp_probe'),
   null::text[],
-  'every function in public and private pins its search_path');
+  'every function in public and private pins its search_path, but inlinable immutable SQL helpers');
 
 select tests.rls_enabled('public');
 select tests.rls_enabled('private');
