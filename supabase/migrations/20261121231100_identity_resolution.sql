@@ -32,21 +32,28 @@ returns text
 language sql
 immutable
 -- No SET search_path: inlined into every ingested row (see the note at the top).
+-- One expression, no FROM, so it inlines; emails must look like a@b.
 as $$
   select case
-    when p_type = 'email' then (
-      select case
-        when p_fold_gmail and split_part(e, '@', 2) in ('gmail.com', 'googlemail.com')
-          then replace(split_part(split_part(e, '@', 1), '+', 1), '.', '') || '@gmail.com'
-        else e end
-      from (select lower(btrim(p_value)) as e) x
-      where x.e ~ '^[^@\s]+@[^@\s]+$')
-    when p_type = 'phone' then (
-      -- E.164: '+' and digits. Without a leading '+' the digits are kept as sent.
-      select case when d ~ '^[0-9]{6,15}$' then '+' || d end
-      from (select regexp_replace(btrim(p_value), '^00', '') as raw) r,
-           lateral (select regexp_replace(r.raw, '[^0-9]', '', 'g') as d) x)
-    else left(btrim(p_value), 512)
+    when p_type = 'email' then
+      case
+        when pg_catalog.lower(pg_catalog.btrim(p_value)) !~ '^[^@\s]+@[^@\s]+$' then null
+        when p_fold_gmail
+             and pg_catalog.split_part(pg_catalog.lower(pg_catalog.btrim(p_value)), '@', 2)
+                 in ('gmail.com', 'googlemail.com')
+          then pg_catalog.replace(pg_catalog.split_part(pg_catalog.split_part(
+                 pg_catalog.lower(pg_catalog.btrim(p_value)), '@', 1), '+', 1), '.', '') || '@gmail.com'
+        else pg_catalog.lower(pg_catalog.btrim(p_value))
+      end
+    when p_type = 'phone' then
+      -- E.164: '+' and digits; a leading international 00 counts as '+'.
+      case
+        when pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.btrim(p_value), '^00', ''),
+               '[^0-9]', '', 'g') ~ '^[0-9]{6,15}$'
+          then '+' || pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.btrim(p_value), '^00', ''),
+               '[^0-9]', '', 'g')
+      end
+    else pg_catalog.left(pg_catalog.btrim(p_value), 512)
   end
 $$;
 comment on function private.normalize_identifier(text, text, boolean) is
