@@ -124,13 +124,18 @@ export async function run(state, args = []) {
   const sql = postgres(state.dbUrl, { max: CLIENTS + 2, onnotice: () => {} });
   try {
     const [org] = await sql`insert into public.organizations (name, slug, plan)
-                            values ('Bench', 'bench-ingest', 'enterprise') returning id`;
+                            values ('Bench', ${
+      "bench-ingest-" + crypto.randomUUID().slice(0, 8)
+    }, 'enterprise')
+                            returning id`;
     const [source] =
       await sql`insert into public.sources (org_id, name) values (${org.id}, 'bench') returning id`;
-    const writeKey = "wk_test_bench_ingest_key_000000000000";
+    const writeKey = `wk_test_bench_${crypto.randomUUID().replaceAll("-", "")}`;
     const [key] = await sql`
       insert into public.api_keys (org_id, name, kind, environment, scopes, prefix, last_four, source_id)
-      values (${org.id}, 'bench', 'write', 'test', '{events:write}', 'wk_test_benc', '0000', ${source.id})
+      values (${org.id}, 'bench', 'write', 'test', '{events:write}', ${
+      writeKey.slice(0, 12)
+    }, ${writeKey.slice(-4)}, ${source.id})
       returning id`;
     await sql`insert into private.api_key_secrets (key_hash, org_id, key_id)
               values (extensions.digest(${writeKey}, 'sha256'), ${org.id}, ${key.id})`;
