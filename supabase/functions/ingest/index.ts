@@ -64,6 +64,19 @@ function writeKeyFrom(req: Request, body: Obj): string | null {
     : null;
 }
 
+/** The source a write key sends for; 401 unless it is a live write key. */
+async function authenticateWriteKey(writeKey: string, ip: string | null) {
+  const key = await verifyApiKey(sql(), writeKey, ip);
+  if (!key || key.kind !== "write" || !key.source_id) {
+    throw new HttpError(
+      401,
+      "invalid_write_key",
+      "The write key is invalid, revoked or not a write key",
+    );
+  }
+  return { orgId: key.org_id, sourceId: key.source_id };
+}
+
 function validate(
   raw: unknown,
   index: number,
@@ -148,6 +161,16 @@ Deno.serve(async (req) => {
     const kind = route[1];
     const isBatch = kind === "batch" || kind === "import";
 
+    // AUTHENTICATE FIRST when the key is in the header (SDKs send it there), so
+    // a bad key costs no body read; a key in the body is checked after parsing.
+    const requestIp = parseIp(
+      req.headers.get("x-forwarded-for")?.split(",")[0],
+    );
+    const headerKey = writeKeyFrom(req, {});
+    let key = headerKey
+      ? await authenticateWriteKey(headerKey, requestIp)
+      : null;
+
     // BODY
     const text = await readLimitedText(
       req,
@@ -177,25 +200,16 @@ Deno.serve(async (req) => {
       );
     }
 
-    // AUTHENTICATE: a write key bound to a source.
-    const writeKey = writeKeyFrom(req, body as Obj);
-    if (!writeKey) {
-      throw new HttpError(
-        401,
-        "unauthorized",
-        "A write key is required (HTTP Basic username or writeKey)",
-      );
-    }
-    const requestIp = parseIp(
-      req.headers.get("x-forwarded-for")?.split(",")[0],
-    );
-    const key = await verifyApiKey(sql(), writeKey, requestIp);
-    if (!key || key.kind !== "write" || !key.source_id) {
-      throw new HttpError(
-        401,
-        "invalid_write_key",
-        "The write key is invalid, revoked or not a write key",
-      );
+    if (!key) {
+      const bodyKey = writeKeyFrom(req, body as Obj);
+      if (!bodyKey) {
+        throw new HttpError(
+          401,
+          "unauthorized",
+          "A write key is required (HTTP Basic username or writeKey)",
+        );
+      }
+      key = await authenticateWriteKey(bodyKey, requestIp);
     }
 
     // VALIDATE AND ENRICH
@@ -260,7 +274,7 @@ Deno.serve(async (req) => {
     }
 
     // STORE (one transaction) AND ANSWER
-    const result = await store(key.org_id, key.source_id, stored);
+    const result = await store(key.orgId, key.sourceId, stored);
     return jsonResponse({
       success: true,
       ...(isBatch || rejected.length
