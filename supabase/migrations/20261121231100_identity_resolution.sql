@@ -358,6 +358,11 @@ begin
   select o.settings into v_org_settings from public.organizations o where o.id = p_org_id;
   v_ip_handling := coalesce(v_org_settings ->> 'ip_handling', 'keep');
 
+  -- Today's idempotency partition, should the maintenance job have missed a run.
+  if to_regclass(format('partitions.ingested_messages_p%s', to_char(v_today, 'YYYY_MM_DD'))) is null then
+    perform private.create_time_partition('private.ingested_messages', v_today::timestamp at time zone 'UTC');
+  end if;
+
   -- DEDUPE: a messageId seen for this source in the last 24 hours is skipped.
   with msgs as (
     select distinct on (t.m ->> 'message_id') t.m, t.ord

@@ -1,7 +1,7 @@
 -- Client IPs are kept, truncated or dropped per the organization's privacy
 -- setting (organizations.settings.ip_handling), in the column and in context.
 begin;
-select plan(4);
+select plan(5);
 
 insert into public.organizations (id, name, slug, settings) values
   ('34343434-0000-4000-8000-000000000001', 'Keep', 'ip-keep', '{}'),
@@ -29,6 +29,20 @@ select results_eq(
   $$ values (true, false) $$,
   'drop keeps no address at all');
 select is((select count(*)::int from public.events where message_id = 'ip-1'), 3, 'every event was stored');
+
+-- A missed maintenance run must not fail ingestion: drop today's idempotency
+-- partition (earlier batches in this test made or used it) and ingest again.
+do $$
+declare
+  v_name text := 'ingested_messages_p' || to_char(now() at time zone 'UTC', 'YYYY_MM_DD');
+begin
+  execute format('drop table partitions.%I', v_name);
+end $$;
+select private.ingest_batch('34343434-0000-4000-8000-000000000001', '34343434-0000-4000-8000-000000000001',
+  '[{"message_id": "after-drop", "type": "track", "event": "x", "timestamp": "2026-11-20T10:00:00Z",
+     "received_at": "2026-11-20T10:00:00Z", "identifiers": [{"type": "user_id", "value": "ip-user"}]}]');
+select is((select count(*)::int from public.events where message_id = 'after-drop'), 1,
+  'ingestion recreates a missing idempotency partition');
 
 select * from finish();
 rollback;
