@@ -216,15 +216,27 @@ join public.permissions p
 -- An API-key principal is set by edge functions for the transaction
 -- (meridian.principal). It is honoured only for trusted roles, so a user session
 -- cannot claim to be a key by setting the same variable.
+-- Server-side callers: the service role, or the database owner that edge
+-- functions and pg_cron connect as. The SET ROLE in force wins over the login.
+create function private.is_trusted_caller()
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(nullif(current_setting('role', true), 'none'), current_user::text)
+         in ('service_role', 'postgres')
+$$;
+comment on function private.is_trusted_caller() is
+  'Whether the caller acts as service_role or the database owner (server side), never a user session.';
+
 create function private.api_key_principal()
 returns jsonb
 language sql
 stable
 set search_path = ''
 as $$
-  select case
-    when coalesce(nullif(current_setting('role', true), 'none'), current_user::text)
-         in ('service_role', 'postgres')
+  select case when private.is_trusted_caller()
     then nullif(current_setting('meridian.principal', true), '')::jsonb
   end
 $$;
@@ -353,6 +365,7 @@ comment on function private.require_permission(uuid, text) is
   'Raises 42501 naming the permission unless the caller holds it.';
 
 grant execute on function
+  private.is_trusted_caller(),
   private.api_key_principal(),
   private.has_permission(uuid, text),
   private.has_workspace_permission(uuid, uuid, text),

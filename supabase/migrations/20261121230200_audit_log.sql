@@ -510,8 +510,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  if coalesce(nullif(current_setting('role', true), 'none'), current_user::text)
-     not in ('service_role', 'postgres') then
+  if not private.is_trusted_caller() then
     raise exception 'record_audit_event is for server-side callers' using errcode = '42501';
   end if;
   return (private.append_audit(p_org_id, p_action, p_resource_type, p_resource_id,
@@ -523,6 +522,37 @@ comment on function public.record_audit_event(uuid, text, text, text, public.aud
 grant execute on function
   public.record_audit_event(uuid, text, text, text, public.audit_status, public.audit_risk, jsonb, text[])
   to service_role;
+
+-- FILTERS ------------------------------------------------------------------------------
+-- The filters search and export share. Immutable SQL with no SET search_path, so
+-- it inlines into their WHERE clauses (time range and org stay outside it, for
+-- partition pruning and the primary key).
+create function private.audit_row_matches(
+  a public.audit_log,
+  p_actor text,
+  p_action text,
+  p_resource_type text,
+  p_resource_id text,
+  p_risk public.audit_risk,
+  p_query text
+)
+returns boolean
+language sql
+immutable
+as $$
+  select (p_actor is null or a.actor_email = p_actor or a.actor_user_id::text = p_actor
+          or a.actor_api_key_id::text = p_actor)
+     and (p_action is null or a.action = p_action
+          or pg_catalog.starts_with(a.action, p_action || '.'))
+     and (p_resource_type is null or a.resource_type = p_resource_type)
+     and (p_resource_id is null or a.resource_id = p_resource_id)
+     and (p_risk is null or a.risk >= p_risk)
+     and (p_query is null or a.search @@ pg_catalog.websearch_to_tsquery('simple', p_query))
+$$;
+comment on function private.audit_row_matches(public.audit_log, text, text, text, text, public.audit_risk, text) is
+  'Whether an audit row matches the actor, action (or prefix), resource, minimum risk and free-text filters.';
+grant execute on function private.audit_row_matches(public.audit_log, text, text, text, text, public.audit_risk, text)
+  to authenticated, service_role;
 
 -- SEARCH --------------------------------------------------------------------------------
 -- Keyset pagination on (occurred_at, seq) descending: pass the last row's pair back.
@@ -567,13 +597,7 @@ begin
   select a.* from public.audit_log a
   where a.org_id = p_org_id
     and a.occurred_at >= p_from and a.occurred_at < p_to
-    and (p_actor is null or a.actor_email = p_actor or a.actor_user_id::text = p_actor
-         or a.actor_api_key_id::text = p_actor)
-    and (p_action is null or a.action = p_action or starts_with(a.action, p_action || '.'))
-    and (p_resource_type is null or a.resource_type = p_resource_type)
-    and (p_resource_id is null or a.resource_id = p_resource_id)
-    and (p_risk is null or a.risk >= p_risk)
-    and (p_query is null or a.search @@ websearch_to_tsquery('simple', p_query))
+    and private.audit_row_matches(a, p_actor, p_action, p_resource_type, p_resource_id, p_risk, p_query)
     and (p_before_seq is null or (a.occurred_at, a.seq) < (p_before_occurred_at, p_before_seq))
   order by a.occurred_at desc, a.seq desc
   limit p_limit;
@@ -629,12 +653,7 @@ begin
   from public.audit_log a
   where a.org_id = p_org_id
     and a.occurred_at >= p_from and a.occurred_at < p_to
-    and (p_actor is null or a.actor_email = p_actor or a.actor_user_id::text = p_actor
-         or a.actor_api_key_id::text = p_actor)
-    and (p_action is null or a.action = p_action or starts_with(a.action, p_action || '.'))
-    and (p_resource_type is null or a.resource_type = p_resource_type)
-    and (p_risk is null or a.risk >= p_risk)
-    and (p_query is null or a.search @@ websearch_to_tsquery('simple', p_query))
+    and private.audit_row_matches(a, p_actor, p_action, p_resource_type, null, p_risk, p_query)
   order by a.occurred_at, a.seq
   limit p_limit;
 end;

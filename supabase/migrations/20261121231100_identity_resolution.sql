@@ -218,8 +218,8 @@ declare
 begin
   select * into l from public.profiles where org_id = p_org_id and id = p_loser;
   update public.profiles w set
-    traits = private.merge_traits(w.traits, w.trait_timestamps, l.traits, l.trait_timestamps) -> 'traits',
-    trait_timestamps = private.merge_traits(w.traits, w.trait_timestamps, l.traits, l.trait_timestamps) -> 'timestamps',
+    traits = t.merged -> 'traits',
+    trait_timestamps = t.merged -> 'timestamps',
     first_seen_at = least(w.first_seen_at, l.first_seen_at),
     last_seen_at = greatest(w.last_seen_at, l.last_seen_at),
     first_touch = case when l.first_touch is not null and (w.first_touch is null
@@ -244,6 +244,10 @@ begin
     email = coalesce(w.email, l.email),
     phone = coalesce(w.phone, l.phone),
     name = coalesce(w.name, l.name)
+  from (
+    select private.merge_traits(w0.traits, w0.trait_timestamps, l.traits, l.trait_timestamps) as merged
+    from public.profiles w0 where w0.org_id = p_org_id and w0.id = p_winner
+  ) t
   where w.org_id = p_org_id and w.id = p_winner;
 end;
 $$;
