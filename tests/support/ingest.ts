@@ -5,6 +5,7 @@ import { stack } from "./stack.ts";
 export type IngestTarget = {
   orgId: string;
   sourceId: string;
+  keyId: string;
   writeKey: string;
   url: string;
 };
@@ -32,6 +33,7 @@ export async function createIngestTarget(
   return {
     orgId: org.id,
     sourceId: source.id,
+    keyId: key.id,
     writeKey,
     url: `${stack().apiUrl}/functions/v1/ingest`,
   };

@@ -18,6 +18,7 @@ export type StackState = {
     alg: string;
     anonKey: string;
     serviceRoleKey: string;
+    jwtSecret?: string;
     signer: Signer;
     jwks: { keys: Record<string, unknown>[] };
   };

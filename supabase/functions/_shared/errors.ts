@@ -96,6 +96,36 @@ const CONNECTION_ERRORS = new Set([
   "CONNECT_TIMEOUT",
 ]);
 
+// Meridian's own SQLSTATE for a hard plan quota used up (private.meter_usage);
+// its detail is "<metric>:<day|month>".
+const QUOTA_EXCEEDED = "MQ001";
+
+/** Seconds until the UTC day or month that a quota counts ends. */
+export function secondsUntilPeriodEnd(
+  period: string,
+  now = new Date(),
+): number {
+  const end = period === "day"
+    ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)
+    : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+  return Math.max(1, Math.ceil((end - now.getTime()) / 1000));
+}
+
+function quotaExceededResponse(err: PgLikeError): Response {
+  const [metric, period] = (err.detail ?? err.details ?? "").split(":");
+  return errorResponse(
+    429,
+    "quota_exceeded",
+    err.message ?? "quota exceeded",
+    [{
+      field: metric || "quota",
+      rule: `quota:${period || "unknown"}`,
+      message: err.hint ?? "Upgrade the plan or wait for the next period.",
+    }],
+    { "Retry-After": String(secondsUntilPeriodEnd(period)) },
+  );
+}
+
 /** Maps any thrown value to the error response a client should see. */
 export function toErrorResponse(err: unknown): Response {
   const code = (err as { code?: unknown } | null)?.code;
@@ -127,6 +157,9 @@ export function toErrorResponse(err: unknown): Response {
       "The request is not valid",
       zodDetails(err),
     );
+  }
+  if (isPgError(err) && err.code === QUOTA_EXCEEDED) {
+    return quotaExceededResponse(err);
   }
   if (isPgError(err)) {
     const rule = SQLSTATE_RULES[err.code] ??

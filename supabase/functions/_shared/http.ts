@@ -28,3 +28,14 @@ export function preflight(req: Request): Response | null {
   if (req.method !== "OPTIONS") return null;
   return new Response("ok", { headers: corsHeaders });
 }
+
+/** The response with extra headers (e.g. RateLimit) added where not already set. */
+export function withHeaders(
+  response: Response,
+  headers: Record<string, string>,
+): Response {
+  for (const [k, v] of Object.entries(headers)) {
+    if (!response.headers.has(k)) response.headers.set(k, v);
+  }
+  return response;
+}

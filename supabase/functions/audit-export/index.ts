@@ -13,7 +13,8 @@ import {
 import { recordAuditEvent, recordDenial } from "../_shared/audit.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
-import { corsHeaders, preflight } from "../_shared/http.ts";
+import { corsHeaders, preflight, withHeaders } from "../_shared/http.ts";
+import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 
 const MAX_ROWS = 100_000;
 
@@ -52,6 +53,7 @@ function exportCall(q: ExportQuery) {
 Deno.serve(async (req) => {
   const cors = preflight(req);
   if (cors) return cors;
+  let limitHeaders: Record<string, string> = {};
   try {
     if (req.method !== "GET") {
       throw new HttpError(
@@ -66,6 +68,12 @@ Deno.serve(async (req) => {
     const query = parsed.data;
 
     const principal = await authenticate(req, sql(), { orgId: query.org_id });
+    // API-key calls count against the plan's daily api_calls quota.
+    limitHeaders = rateLimitHeaders(
+      await admit(sql(), principal, "audit-export", {
+        meter: principal.kind === "api_key" ? "api_calls" : null,
+      }),
+    );
     try {
       requirePermission(principal, "audit:read");
     } catch (err) {
@@ -128,6 +136,7 @@ Deno.serve(async (req) => {
     return new Response(body, {
       headers: {
         ...corsHeaders,
+        ...limitHeaders,
         "Content-Type": query.format === "csv"
           ? "text/csv; charset=utf-8"
           : "application/x-ndjson",
@@ -138,6 +147,6 @@ Deno.serve(async (req) => {
       },
     });
   } catch (err) {
-    return toErrorResponse(err);
+    return withHeaders(toErrorResponse(err), limitHeaders);
   }
 });

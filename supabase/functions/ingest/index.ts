@@ -2,15 +2,22 @@
 // page,screen,group,alias,batch,import}. Point a Segment or RudderStack SDK's
 // host at /functions/v1/ingest and use a write key.
 //
-// Stages: authenticate the write key -> read the body within limits -> validate
-// each message (zod) -> enrich (skew, UTM, channel, user agent) -> one SQL call
-// (private.ingest_batch) -> respond. 200 means committed in Postgres.
+// Stages: authenticate the write key -> admit (rate limit per organization, or
+// per key when overridden) -> read the body within limits -> validate each
+// message (zod) -> enrich (skew, UTM, channel, user agent) -> one SQL call
+// (private.ingest_batch_metered: the events quota counts stored events) ->
+// respond. 200 means committed in Postgres.
 //
 // Batches: valid messages are stored and invalid ones reported, so one bad event
 // does not cost the others: 200 {"success": true, "accepted", "duplicates",
 // "rejected": [{index, messageId, details}]}; when no message is valid, 400 with
 // the details of each.
-import { parseIp, verifyApiKey } from "../_shared/auth.ts";
+import {
+  parseIp,
+  type Principal,
+  requestContext,
+  verifyApiKey,
+} from "../_shared/auth.ts";
 import { sql } from "../_shared/db.ts";
 import {
   type ErrorDetail,
@@ -18,7 +25,8 @@ import {
   toErrorResponse,
   zodDetails,
 } from "../_shared/errors.ts";
-import { jsonResponse, preflight } from "../_shared/http.ts";
+import { jsonResponse, preflight, withHeaders } from "../_shared/http.ts";
+import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { readLimitedText } from "./body.ts";
 import { toStoredMessage } from "./enrichment.ts";
 import {
@@ -74,7 +82,7 @@ async function authenticateWriteKey(writeKey: string, ip: string | null) {
       "The write key is invalid, revoked or not a write key",
     );
   }
-  return { orgId: key.org_id, sourceId: key.source_id };
+  return { keyId: key.key_id, orgId: key.org_id, sourceId: key.source_id };
 }
 
 function validate(
@@ -128,7 +136,7 @@ async function store(orgId: string, sourceId: string, messages: unknown[]) {
     // Overload shows as a timeout (503, retry) rather than a request that hangs.
     await tx`set local statement_timeout = '15s'`;
     const [row] = await tx`
-      select private.ingest_batch(${orgId}::uuid, ${sourceId}::uuid, ${
+      select private.ingest_batch_metered(${orgId}::uuid, ${sourceId}::uuid, ${
       tx.json(messages as never)
     }) as result`;
     return row.result as {
@@ -139,9 +147,28 @@ async function store(orgId: string, sourceId: string, messages: unknown[]) {
   });
 }
 
+/** A write key as the principal rate limits take. */
+function writeKeyPrincipal(
+  req: Request,
+  key: { keyId: string; orgId: string },
+): Principal {
+  return {
+    kind: "api_key",
+    actorId: key.keyId,
+    orgId: key.orgId,
+    workspaceId: null,
+    keyKind: "write",
+    permissions: ["events:write"],
+    rateLimitPerMinute: null,
+    context: requestContext(req),
+  };
+}
+
 Deno.serve(async (req) => {
   const cors = preflight(req);
   if (cors) return cors;
+  // Set once the request is admitted, so every later answer reports the limit.
+  let limitHeaders: Record<string, string> = {};
   try {
     const route = new URL(req.url).pathname.match(ROUTE);
     if (!route) {
@@ -170,6 +197,11 @@ Deno.serve(async (req) => {
     let key = headerKey
       ? await authenticateWriteKey(headerKey, requestIp)
       : null;
+    if (key) {
+      limitHeaders = rateLimitHeaders(
+        await admit(sql(), writeKeyPrincipal(req, key), "ingest"),
+      );
+    }
 
     // BODY
     const text = await readLimitedText(
@@ -210,6 +242,9 @@ Deno.serve(async (req) => {
         );
       }
       key = await authenticateWriteKey(bodyKey, requestIp);
+      limitHeaders = rateLimitHeaders(
+        await admit(sql(), writeKeyPrincipal(req, key), "ingest"),
+      );
     }
 
     // VALIDATE AND ENRICH
@@ -275,13 +310,21 @@ Deno.serve(async (req) => {
 
     // STORE (one transaction) AND ANSWER
     const result = await store(key.orgId, key.sourceId, stored);
-    return jsonResponse({
-      success: true,
-      ...(isBatch || rejected.length
-        ? { accepted: result.accepted, duplicates: result.duplicates, rejected }
-        : {}),
-    });
+    return jsonResponse(
+      {
+        success: true,
+        ...(isBatch || rejected.length
+          ? {
+            accepted: result.accepted,
+            duplicates: result.duplicates,
+            rejected,
+          }
+          : {}),
+      },
+      200,
+      limitHeaders,
+    );
   } catch (err) {
-    return toErrorResponse(err);
+    return withHeaders(toErrorResponse(err), limitHeaders);
   }
 });
