@@ -63,7 +63,7 @@ export function denoCacheArgs(functions) {
   ];
 }
 
-export function startFunction(fn, port, stack, { watch, logFile }) {
+export function startFunction(fn, port, stack, { watch, logFile, env = {} }) {
   const args = [
     "run",
     ...(watch ? ["--watch"] : []),
@@ -84,6 +84,7 @@ export function startFunction(fn, port, stack, { watch, logFile }) {
       // Deno.serve() with no options listens here, so index.ts stays a plain
       // Deno.serve handler, exactly as deployed.
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      ...env,
     },
   });
 }

@@ -11,6 +11,8 @@ export const APT_PACKAGES = [
   "postgresql-15-pgtap",
   "postgresql-15-plpgsql-check",
   "libtap-parser-sourcehandler-pgtap-perl",
+  // Tests of the Upstash rate-limit path run @upstash/ratelimit on real Redis.
+  "redis-server",
 ];
 
 function isInstalled(pkg) {

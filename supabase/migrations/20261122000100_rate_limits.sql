@@ -32,7 +32,7 @@ comment on table private.rate_limit_counters is
   'Sliding-window rate-limit state per bucket. UNLOGGED: lost on crash, limits then reset.';
 alter table private.rate_limit_counters enable row level security;
 
--- The seconds-free arithmetic of the window, kept pure so tests can check it and
+-- The arithmetic of the window, kept pure so tests can check it at fixed instants and
 -- the decision statement stays one statement. No SET search_path: these inline.
 create function private.sliding_window_weighted(p_previous int, p_window_ms int, p_elapsed_ms bigint)
 returns bigint
@@ -70,41 +70,46 @@ as $$
 $$;
 
 -- DECISION ---------------------------------------------------------------------------
--- p_now_ms is a parameter so tests can walk through windows; callers use
--- public.check_rate_limit, which passes the clock.
-create function private.rate_limit_hit(
-  p_key text, p_limit int, p_window_ms int, p_cost int, p_now_ms bigint,
+-- One plpgsql function holding one statement: the decision is on the hot path of
+-- every request, and a wrapper layer (an SQL function is re-planned per call)
+-- measurably costs more than the work. Tests move time by aging a bucket's
+-- stored window (whole windows) and check the within-window arithmetic on the
+-- pure helpers above at fixed instants.
+create function public.check_rate_limit(
+  p_key text, p_limit int, p_window_ms int, p_cost int default 1,
   out allowed boolean, out remaining int, out reset_at timestamptz, out retry_after_ms int)
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
+  -- date_part is float8 arithmetic, cheaper than extract's numeric, and exact
+  -- to the microsecond at today's epoch.
+  v_now bigint := floor(date_part('epoch', clock_timestamp()) * 1000);
   v_window bigint;
   v_elapsed bigint;
-  v_current int;
-  v_previous int;
 begin
-  if p_key is null or p_key = '' then
-    raise exception 'p_key must be a non-empty text' using errcode = '22023';
+  if coalesce(not (p_key <> '' and p_limit >= 1 and p_window_ms >= 1
+                   and p_cost between 1 and p_limit), true) then
+    if p_key is null or p_key = '' then
+      raise exception 'p_key must be a non-empty text' using errcode = '22023';
+    elsif p_limit is null or p_limit < 1 then
+      raise exception 'p_limit must be at least 1, got %', p_limit using errcode = '22023';
+    elsif p_window_ms is null or p_window_ms < 1 then
+      raise exception 'p_window_ms must be at least 1, got %', p_window_ms using errcode = '22023';
+    else
+      raise exception 'p_cost must be between 1 and p_limit (%), got %', p_limit, p_cost
+        using errcode = '22023';
+    end if;
   end if;
-  if p_limit is null or p_limit < 1 then
-    raise exception 'p_limit must be at least 1, got %', p_limit using errcode = '22023';
-  end if;
-  if p_window_ms is null or p_window_ms < 1 then
-    raise exception 'p_window_ms must be at least 1, got %', p_window_ms using errcode = '22023';
-  end if;
-  if p_cost is null or p_cost < 1 or p_cost > p_limit then
-    raise exception 'p_cost must be between 1 and p_limit (%), got %', p_limit, p_cost
-      using errcode = '22023';
-  end if;
-  v_window := p_now_ms / p_window_ms;
-  v_elapsed := p_now_ms - v_window * p_window_ms;
+  v_window := v_now / p_window_ms;
+  v_elapsed := v_now - v_window * p_window_ms;
 
   -- ONE STATEMENT: the row lock ON CONFLICT takes serializes callers of one key,
   -- and each sees the count its predecessor committed, so concurrent callers
   -- can never admit more than the limit. A denied call rewrites the counts
-  -- unchanged (moving them to this window) and consumes nothing.
+  -- unchanged (moved to this window) and consumes nothing. The effective
+  -- previous count is spelled out three times: SET cannot name another SET.
   insert into private.rate_limit_counters as c
     (key, window_ms, window_index, current_count, previous_count, last_allowed)
   values (p_key, p_window_ms, v_window, p_cost, 0, true)
@@ -138,29 +143,16 @@ begin
                                and c.window_index = excluded.window_index
                           then c.current_count else 0 end
                    + p_cost <= p_limit
-  returning c.last_allowed, c.current_count, c.previous_count
-  into allowed, v_current, v_previous;
-
-  remaining := greatest(0, p_limit - v_current
-                           - private.sliding_window_weighted(v_previous, p_window_ms, v_elapsed));
+  returning c.last_allowed,
+            greatest(0, p_limit - c.current_count
+                        - private.sliding_window_weighted(c.previous_count, p_window_ms, v_elapsed)),
+            case when c.last_allowed then 0
+                 else private.sliding_window_retry_after_ms(p_limit, p_window_ms, c.current_count,
+                                                            c.previous_count, p_cost, v_elapsed) end
+  into allowed, remaining, retry_after_ms;
   -- When the current window ends and its count starts to decay, as Upstash reports.
-  reset_at := to_timestamp(((v_window + 1) * p_window_ms) / 1000.0);
-  retry_after_ms := case when allowed then 0 else
-    private.sliding_window_retry_after_ms(p_limit, p_window_ms, v_current, v_previous, p_cost,
-                                          v_elapsed) end;
+  reset_at := to_timestamp(((v_window + 1) * p_window_ms)::float8 / 1000);
 end;
-$$;
-comment on function private.rate_limit_hit(text, int, int, int, bigint) is
-  'Sliding-window decision for a bucket at a given instant (ms since the epoch); see check_rate_limit.';
-
-create function public.check_rate_limit(p_key text, p_limit int, p_window_ms int, p_cost int default 1)
-returns table (allowed boolean, remaining int, reset_at timestamptz, retry_after_ms int)
-language sql
-security definer
-set search_path = ''
-as $$
-  select * from private.rate_limit_hit(p_key, p_limit, p_window_ms, p_cost,
-    floor(extract(epoch from clock_timestamp()) * 1000)::bigint)
 $$;
 comment on function public.check_rate_limit(text, int, int, int) is
   'Admits p_cost units on bucket p_key if the sliding window of p_window_ms allows p_limit; a denial consumes nothing.';
@@ -361,7 +353,6 @@ comment on function private.rate_limit_policy_for(jsonb, text) is
 revoke execute on function public.check_rate_limit(text, int, int, int) from public, anon, authenticated;
 grant execute on function
   public.check_rate_limit(text, int, int, int),
-  private.rate_limit_hit(text, int, int, int, bigint),
   private.rate_limit_carry_over(text, int, int),
   private.rate_limit_policy_for(jsonb, text)
 to service_role;

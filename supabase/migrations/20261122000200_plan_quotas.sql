@@ -112,6 +112,7 @@ create function private.quota_period_start(p_period public.quota_period, p_at ti
 returns date
 language sql
 stable
+set search_path = ''
 as $$
   select pg_catalog.date_trunc(p_period::text, p_at at time zone 'UTC')::date
 $$;
@@ -279,9 +280,8 @@ begin
   select * into v_policy from private.rate_limit_policy_for(p_principal, p_endpoint);
   if v_policy.bucket is not null then
     select * into v_decision
-    from private.rate_limit_hit(v_policy.bucket, v_policy.request_limit, v_policy.window_ms,
-                                least(p_cost, v_policy.request_limit),
-                                floor(extract(epoch from clock_timestamp()) * 1000)::bigint);
+    from public.check_rate_limit(v_policy.bucket, v_policy.request_limit, v_policy.window_ms,
+                                 least(p_cost, v_policy.request_limit));
     allowed := v_decision.allowed;
     remaining := v_decision.remaining;
     reset_at := v_decision.reset_at;

@@ -60,3 +60,26 @@ export async function post(
   });
   return { status: res.status, json: await res.json() };
 }
+
+/** One track call at baseUrl (the stack's or a separately started function's). */
+export type TrackReply = {
+  status: number;
+  headers: Headers;
+  json: Record<string, unknown>;
+};
+
+export async function track(
+  baseUrl: string,
+  target: IngestTarget,
+  messageId: string,
+): Promise<TrackReply> {
+  const res = await fetch(`${baseUrl}/v1/track`, {
+    method: "POST",
+    headers: {
+      Authorization: basicAuth(target.writeKey),
+      "Content-Type": "application/json",
+    },
+    body: JSON.stringify({ userId: "hammer", event: "Hit", messageId }),
+  });
+  return { status: res.status, headers: res.headers, json: await res.json() };
+}

@@ -9,7 +9,7 @@
 // - @upstash/ratelimit scripts start with `#!lua flags=allow-key-locking`, a
 //   flag only Upstash knows: the shim strips that line, and maps the SHA of the
 //   original script (what the client sends to EVALSHA) to the stripped one.
-import Redis from "ioredis";
+import { Redis } from "ioredis";
 
 export type RedisServer = {
   port: number;
@@ -56,6 +56,10 @@ export async function startRedis(): Promise<RedisServer> {
     stderr: "piped",
   }).spawn();
   const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  probe.on(
+    "error",
+    () => {/* refused until the server listens: retried below */},
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {

@@ -463,6 +463,45 @@ export type Database = {
           },
         ];
       };
+      "org_quota_overrides": {
+        Row: {
+          "created_at": string;
+          "hard": boolean;
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "org_id": string;
+          "period": Database["public"]["Enums"]["quota_period"];
+          "quota": number | null;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "hard"?: boolean;
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "org_id": string;
+          "period": Database["public"]["Enums"]["quota_period"];
+          "quota"?: number | null;
+          "updated_at"?: string;
+        };
+        Update: {
+          "created_at"?: string;
+          "hard"?: boolean;
+          "metric"?: Database["public"]["Enums"]["usage_metric"];
+          "org_id"?: string;
+          "period"?: Database["public"]["Enums"]["quota_period"];
+          "quota"?: number | null;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "org_quota_overrides_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "organization_members": {
         Row: {
           "created_at": string;
@@ -582,6 +621,31 @@ export type Database = {
         Update: {
           "description"?: string;
           "key"?: string;
+        };
+        Relationships: [];
+      };
+      "plan_quotas": {
+        Row: {
+          "hard": boolean;
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "period": Database["public"]["Enums"]["quota_period"];
+          "plan": Database["public"]["Enums"]["org_plan"];
+          "quota": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "hard"?: boolean;
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "period": Database["public"]["Enums"]["quota_period"];
+          "plan": Database["public"]["Enums"]["org_plan"];
+          "quota": number;
+        };
+        Update: {
+          "hard"?: boolean;
+          "metric"?: Database["public"]["Enums"]["usage_metric"];
+          "period"?: Database["public"]["Enums"]["quota_period"];
+          "plan"?: Database["public"]["Enums"]["org_plan"];
+          "quota"?: number;
         };
         Relationships: [];
       };
@@ -738,6 +802,103 @@ export type Database = {
           },
         ];
       };
+      "quota_notifications": {
+        Row: {
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "notified_at": string;
+          "org_id": string;
+          "period": Database["public"]["Enums"]["quota_period"];
+          "period_start": string;
+          "quota": number;
+          "threshold": number;
+          "used": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "notified_at"?: string;
+          "org_id": string;
+          "period": Database["public"]["Enums"]["quota_period"];
+          "period_start": string;
+          "quota": number;
+          "threshold": number;
+          "used": number;
+        };
+        Update: {
+          "metric"?: Database["public"]["Enums"]["usage_metric"];
+          "notified_at"?: string;
+          "org_id"?: string;
+          "period"?: Database["public"]["Enums"]["quota_period"];
+          "period_start"?: string;
+          "quota"?: number;
+          "threshold"?: number;
+          "used"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "quota_notifications_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "rate_limit_policies": {
+        Row: {
+          "api_key_id": string | null;
+          "created_at": string;
+          "endpoint": string;
+          "id": string;
+          "org_id": string | null;
+          "plan": Database["public"]["Enums"]["org_plan"] | null;
+          "request_limit": number;
+          "scope": Database["public"]["Enums"]["rate_limit_scope"];
+          "updated_at": string;
+          "window_ms": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "api_key_id"?: string | null;
+          "created_at"?: string;
+          "endpoint"?: string;
+          "id"?: string;
+          "org_id"?: string | null;
+          "plan"?: Database["public"]["Enums"]["org_plan"] | null;
+          "request_limit": number;
+          "scope": Database["public"]["Enums"]["rate_limit_scope"];
+          "updated_at"?: string;
+          "window_ms": number;
+        };
+        Update: {
+          "api_key_id"?: string | null;
+          "created_at"?: string;
+          "endpoint"?: string;
+          "id"?: string;
+          "org_id"?: string | null;
+          "plan"?: Database["public"]["Enums"]["org_plan"] | null;
+          "request_limit"?: number;
+          "scope"?: Database["public"]["Enums"]["rate_limit_scope"];
+          "updated_at"?: string;
+          "window_ms"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "rate_limit_policies_api_key_fkey";
+            columns: ["org_id", "api_key_id"];
+            isOneToOne: false;
+            referencedRelation: "api_keys";
+            referencedColumns: ["org_id", "id"];
+          },
+          {
+            foreignKeyName: "rate_limit_policies_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "role_permissions": {
         Row: {
           "permission": string;
@@ -836,6 +997,78 @@ export type Database = {
             isOneToOne: false;
             referencedRelation: "workspaces";
             referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "usage_counters": {
+        Row: {
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "org_id": string;
+          "period": Database["public"]["Enums"]["quota_period"];
+          "period_start": string;
+          "slot": number;
+          "updated_at": string;
+          "used": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "org_id": string;
+          "period": Database["public"]["Enums"]["quota_period"];
+          "period_start": string;
+          "slot": number;
+          "updated_at"?: string;
+          "used"?: number;
+        };
+        Update: {
+          "metric"?: Database["public"]["Enums"]["usage_metric"];
+          "org_id"?: string;
+          "period"?: Database["public"]["Enums"]["quota_period"];
+          "period_start"?: string;
+          "slot"?: number;
+          "updated_at"?: string;
+          "used"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "usage_counters_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "webhook_events": {
+        Row: {
+          "created_at": string;
+          "id": string;
+          "org_id": string;
+          "payload": NonNullable<Json>;
+          "type": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "id"?: string;
+          "org_id": string;
+          "payload"?: NonNullable<Json>;
+          "type": string;
+        };
+        Update: {
+          "created_at"?: string;
+          "id"?: string;
+          "org_id"?: string;
+          "payload"?: NonNullable<Json>;
+          "type"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "webhook_events_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
           },
         ];
       };
@@ -1016,6 +1249,15 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "check_rate_limit": {
+        Args: {
+          "p_cost"?: number;
+          "p_key": string;
+          "p_limit": number;
+          "p_window_ms": number;
+        };
+        Returns: Record<string, unknown>;
+      };
       "create_api_key": {
         Args: {
           "p_allowed_cidrs"?: (unknown)[];
@@ -1112,6 +1354,19 @@ export type Database = {
       "get_profile": {
         Args: { "p_org_id": string; "p_profile_id": string };
         Returns: Json;
+      };
+      "get_usage": {
+        Args: { "p_org_id": string };
+        Returns: {
+          "hard": boolean;
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "percent_used": number;
+          "period": Database["public"]["Enums"]["quota_period"];
+          "period_start": string;
+          "quota": number;
+          "resets_at": string;
+          "used": number;
+        }[];
       };
       "has_permission": {
         Args: { "p_org_id": string; "p_permission": string };
@@ -1357,7 +1612,10 @@ export type Database = {
       "member_status": "invited" | "active" | "deactivated";
       "org_plan": "free" | "starter" | "professional" | "enterprise";
       "org_role": "owner" | "admin" | "manager" | "member" | "read_only";
+      "quota_period": "day" | "month";
+      "rate_limit_scope": "org" | "api_key" | "ip" | "user";
       "source_kind": "web" | "server" | "mobile";
+      "usage_metric": "events" | "api_calls" | "webhook_deliveries";
     };
     CompositeTypes: {
       [_ in never]: never;
@@ -1508,7 +1766,10 @@ export const Constants = {
       "member_status": ["invited", "active", "deactivated"],
       "org_plan": ["free", "starter", "professional", "enterprise"],
       "org_role": ["owner", "admin", "manager", "member", "read_only"],
+      "quota_period": ["day", "month"],
+      "rate_limit_scope": ["org", "api_key", "ip", "user"],
       "source_kind": ["web", "server", "mobile"],
+      "usage_metric": ["events", "api_calls", "webhook_deliveries"],
     },
   },
 } as const;

@@ -2,65 +2,61 @@
 -- and how a principal's policy is chosen. Concurrency is proven by the Deno
 -- test rate_limit_concurrency_test.ts (pgTAP runs in one session).
 begin;
-select plan(39);
+select plan(43);
 
--- DECISIONS AT FIXED INSTANTS (window 1000 ms, limit 10) -----------------------------
-select results_eq(
-  $$ select allowed, remaining, retry_after_ms from private.rate_limit_hit('t:a', 10, 1000, 4, 10000) $$,
-  $$ values (true, 6, 0) $$, 'a first call is admitted and consumes its cost');
-select results_eq(
-  $$ select allowed, remaining, reset_at from private.rate_limit_hit('t:a', 10, 1000, 6, 10100) $$,
-  $$ values (true, 0, to_timestamp(11)) $$, 'up to the limit is admitted; reset is the window''s end');
-select results_eq(
-  $$ select allowed, remaining, retry_after_ms from private.rate_limit_hit('t:a', 10, 1000, 1, 10200) $$,
-  $$ values (false, 0, 900) $$,
-  'past the limit is denied, with the wait until the next window weighs the count down enough');
-select is((select current_count from private.rate_limit_counters where key = 't:a'), 10,
-  'a denied call consumes nothing');
--- Next window, half-way: the previous 10 weigh ceil(10 * 0.5) = 5.
-select results_eq(
-  $$ select allowed, remaining from private.rate_limit_hit('t:a', 10, 1000, 5, 11500) $$,
-  $$ values (true, 0) $$, 'the previous window counts by the part of it still inside the sliding window');
-select results_eq(
-  $$ select allowed, retry_after_ms from private.rate_limit_hit('t:a', 10, 1000, 1, 11550) $$,
-  $$ values (false, 50) $$,
-  'a denial waits only until the previous window''s weight has fallen enough');
-select results_eq(
-  $$ select allowed, remaining from private.rate_limit_hit('t:a', 10, 1000, 1, 11600) $$,
-  $$ values (true, 0) $$, 'capacity returns as the previous window slides out');
--- 11950: previous weighs 1, current 6: cost 2 fits; then 8 of 10 are used here.
-select private.rate_limit_hit('t:a', 10, 1000, 2, 11950);
--- Cost 3 can not fit in this window whatever the weight; in the next one the 8
--- weigh ceil(8 * (1000 - e) / 1000) <= 7 from e = 125: 40 + 125 ms.
-select results_eq(
-  $$ select allowed, retry_after_ms from private.rate_limit_hit('t:a', 10, 1000, 3, 11960) $$,
-  $$ values (false, 165) $$,
-  'when the current window alone leaves no room, the wait runs into the next window');
--- Two windows later nothing of the past counts.
-select results_eq(
-  $$ select allowed, remaining from private.rate_limit_hit('t:a', 10, 1000, 10, 14000) $$,
-  $$ values (true, 0) $$, 'after a whole idle window the full limit is available');
-
--- Budget left in this window: denied until the previous window's weight falls.
-select private.rate_limit_hit('t:b', 10, 1000, 10, 20000);
-select private.rate_limit_hit('t:b', 10, 1000, 5, 21500);
-select results_eq(
-  $$ select allowed, retry_after_ms from private.rate_limit_hit('t:b', 10, 1000, 2, 21600) $$,
-  $$ values (false, 100) $$,
-  'retry-after is when ceil(10 * (1000 - e) / 1000) + 5 + 2 <= 10, i.e. e = 700');
-select results_eq(
-  $$ select allowed from private.rate_limit_hit('t:b', 10, 1000, 2, 21700) $$,
-  $$ values (true) $$, 'and at that instant the call is admitted');
-
+-- THE WINDOW ARITHMETIC AT FIXED INSTANTS (window 1000 ms, limit 10) ---------------
+select is(private.sliding_window_weighted(10, 1000, 0), 10::bigint,
+  'at the start of a window the previous one counts whole');
+select is(private.sliding_window_weighted(10, 1000, 500), 5::bigint,
+  'half-way, the previous window counts by the half still inside the sliding window');
+select is(private.sliding_window_weighted(10, 1000, 450), 6::bigint, 'rounded up');
 select is(private.sliding_window_weighted(7, 1000, 999), 1::bigint,
   'a fraction of a request in the previous window still counts as one');
 select is(private.sliding_window_retry_after_ms(10, 1000, 3, 0, 1, 100), 0,
   'no wait when the call fits');
+select is(private.sliding_window_retry_after_ms(10, 1000, 10, 0, 1, 200), 900,
+  'a full window waits into the next one until its count weighs 9: 800 + 100 ms');
+select is(private.sliding_window_retry_after_ms(10, 1000, 5, 10, 1, 550), 50,
+  'with room in this window, the wait is until the previous window weighs 4: e = 600');
+select is(private.sliding_window_retry_after_ms(10, 1000, 5, 10, 2, 600), 100,
+  'ceil(10 * (1000 - e) / 1000) + 5 + 2 <= 10 from e = 700');
+select is(private.sliding_window_retry_after_ms(10, 1000, 8, 10, 3, 960), 165,
+  'a cost this window cannot hold waits for the next: 40 + 125 ms, when 8 weigh 7');
 
--- Changing a bucket's window starts it afresh.
+-- DECISIONS (one-hour windows; time moves by ageing a bucket's stored window) ---------
 select results_eq(
-  $$ select allowed, remaining from private.rate_limit_hit('t:b', 3, 60000, 1, 21800) $$,
-  $$ values (true, 2) $$, 'a bucket asked with another window starts from zero');
+  $$ select allowed, remaining, retry_after_ms from public.check_rate_limit('t:a', 10, 3600000, 4) $$,
+  $$ values (true, 6, 0) $$, 'a first call is admitted and consumes its cost');
+select results_eq(
+  $$ select allowed, remaining, reset_at
+     from public.check_rate_limit('t:a', 10, 3600000, 6) $$,
+  $$ select true, 0, to_timestamp((floor(date_part('epoch', clock_timestamp()) / 3600) + 1) * 3600) $$,
+  'up to the limit is admitted; reset is the end of the epoch-aligned window');
+select results_eq(
+  $$ select allowed, remaining, retry_after_ms > 0 from public.check_rate_limit('t:a', 10, 3600000, 1) $$,
+  $$ values (false, 0, true) $$, 'past the limit is denied, with a time to retry');
+select is((select current_count from private.rate_limit_counters where key = 't:a'), 10,
+  'a denied call consumes nothing');
+
+-- One request in the last window weighs 1 whatever the instant in this one.
+select public.check_rate_limit('t:b', 3, 3600000, 1);
+update private.rate_limit_counters set window_index = window_index - 1 where key = 't:b';
+select results_eq(
+  $$ select allowed, remaining from public.check_rate_limit('t:b', 3, 3600000, 2) $$,
+  $$ values (true, 0) $$, 'the previous window''s count takes its share of the limit');
+select results_eq(
+  $$ select allowed from public.check_rate_limit('t:b', 3, 3600000, 1) $$,
+  $$ values (false) $$, 'and no more is admitted');
+select results_eq(
+  $$ select previous_count, current_count from private.rate_limit_counters where key = 't:b' $$,
+  $$ values (1, 2) $$, 'the window rolled over: this window''s count started afresh');
+update private.rate_limit_counters set window_index = window_index - 2 where key = 't:b';
+select results_eq(
+  $$ select allowed, remaining from public.check_rate_limit('t:b', 3, 3600000, 3) $$,
+  $$ values (true, 0) $$, 'after a whole idle window nothing of the past counts');
+select results_eq(
+  $$ select allowed, remaining from public.check_rate_limit('t:b', 5, 60000, 1) $$,
+  $$ values (true, 4) $$, 'a bucket asked with another window starts from zero');
 
 -- THE PUBLIC FUNCTION ----------------------------------------------------------------
 select results_eq(
@@ -87,7 +83,8 @@ select is((select current_count from private.rate_limit_counters where key = 't:
   'carrying over never lowers a count');
 
 -- Sweeping removes buckets whose windows have both passed, and only those.
-select private.rate_limit_hit('t:old', 5, 1000, 1, 1000);
+select public.check_rate_limit('t:old', 5, 1000, 1);
+update private.rate_limit_counters set window_index = window_index - 2 where key = 't:old';
 select ok(private.sweep_rate_limit_counters() >= 1, 'the sweep removes stale buckets');
 select is((select count(*)::int from private.rate_limit_counters where key in ('t:old', 't:public')),
   1, 'and keeps live ones');
