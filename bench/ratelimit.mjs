@@ -1,14 +1,20 @@
 // Rate-limit figures, each next to a baseline measured in the same run:
-//   1. check_rate_limit decisions/s from 8 postgres.js connections, over 10k
-//      keys and on one hot key, vs a bare fixed-window UPSERT on an UNLOGGED
-//      table (the least a counter in Postgres can cost);
+//   1. check_rate_limit decisions/s from 8 connections, over 10k keys and on one
+//      hot key, vs a bare fixed-window UPSERT on an UNLOGGED table (the least a
+//      counter in Postgres can cost); once from postgres.js (our functions'
+//      client) and once from pgbench (C, prepared: the client takes less of the
+//      2 shared cores, so more of the server's rate shows);
 //   2. the ingest endpoint with the limiter vs the same function with
 //      MERIDIAN_RATE_LIMITS=off, single-message track (where the limiter's share
 //      of the request is largest), same organization, same load.
 // `npm run bench -- ratelimit [seconds]` (default 10 per measurement).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { discoverFunctions, startFunction } from "../dev/edge_functions.mjs";
+import { PG_BIN } from "../dev/config.mjs";
 import { freePort, stopGroup, waitForPort } from "../dev/processes.mjs";
 import { measureOps, ratio, report } from "./load.mjs";
 
@@ -75,6 +81,82 @@ async function decisions(sql, seconds) {
       spread.toFixed(0)
     } decisions/s (target >= 20000: ${spread >= 20000 ? "met" : "NOT met"})`,
   );
+}
+
+const BARE_UPSERT = `
+insert into public.bench_fixed_window as c (key, window_index, count)
+values (:key, floor(extract(epoch from clock_timestamp()) / 60)::bigint, 1)
+on conflict (key) do update set
+  count = case when c.window_index = excluded.window_index then c.count + 1 else 1 end,
+  window_index = excluded.window_index;
+`;
+const DECISION = `
+select allowed from public.check_rate_limit(:key, 2147483647, 60000, 1);
+`;
+
+/** Transactions/s pgbench reports for one script (8 clients, prepared). */
+function pgbenchTps(state, script, seconds) {
+  const file = join(mkdtempSync(join(tmpdir(), "meridian-pgbench-")), "s.sql");
+  writeFileSync(file, script);
+  const out = spawnSync(join(PG_BIN, "pgbench"), [
+    "-n",
+    "-c",
+    String(CONNECTIONS),
+    "-j",
+    "2",
+    "-M",
+    "prepared",
+    "-T",
+    String(seconds),
+    "-f",
+    file,
+    state.dbUrl,
+  ], { encoding: "utf8" });
+  const tps = out.stdout.match(/tps = ([\d.]+)/);
+  if (out.status !== 0 || !tps) {
+    throw new Error(`pgbench failed: ${out.stderr || out.stdout}`);
+  }
+  return Number(tps[1]);
+}
+
+function pgbenchDecisions(state, seconds) {
+  console.log(
+    `\n   the same from pgbench, ${CONNECTIONS} clients, ${seconds} s each`,
+  );
+  const workloads = [
+    [`over ${KEYS} keys`, `\\set k random(1, ${KEYS})\n`, "'bench:' || :k"],
+    ["one hot key", "", "'bench-hot'"],
+  ];
+  for (const [label, header, key] of workloads) {
+    const baseline = pgbenchTps(
+      state,
+      header + BARE_UPSERT.replace(":key", key),
+      seconds,
+    );
+    const measured = pgbenchTps(
+      state,
+      header + DECISION.replace(":key", key),
+      seconds,
+    );
+    const line = (text, value, unit) =>
+      console.log(`${text.padEnd(52)} ${value.toFixed(0).padStart(7)} ${unit}`);
+    line(`bare fixed-window UPSERT, ${label} (baseline)`, baseline, "ops/s");
+    line(`check_rate_limit, ${label}`, measured, "decisions/s");
+    ratio(
+      `check_rate_limit / bare UPSERT, ${label} (pgbench)`,
+      measured / baseline,
+      0.7,
+    );
+    if (header) {
+      console.log(
+        `check_rate_limit over ${KEYS} keys (pgbench): ${
+          measured.toFixed(0)
+        } decisions/s (target >= 20000: ${
+          measured >= 20000 ? "met" : "NOT met"
+        })`,
+      );
+    }
+  }
 }
 
 async function endToEnd(sql, state, seconds) {
@@ -166,7 +248,10 @@ export async function run(state, args = []) {
     prepare: true,
   });
   try {
-    if (only !== "http") await decisions(sql, seconds);
+    if (only !== "http") {
+      await decisions(sql, seconds);
+      pgbenchDecisions(state, seconds);
+    }
     if (only !== "decisions") await endToEnd(sql, state, seconds);
   } finally {
     await sql.end();

@@ -26,7 +26,10 @@ create unlogged table private.rate_limit_counters (
   window_index bigint not null,
   current_count int not null,
   previous_count int not null,
-  last_allowed boolean not null
+  last_allowed boolean not null,
+  -- When the last decision was taken (ms since the epoch); the decision
+  -- statement reads its own clock back from here (excluded.hit_at_ms).
+  hit_at_ms bigint not null
 ) with (fillfactor = 70);
 comment on table private.rate_limit_counters is
   'Sliding-window rate-limit state per bucket. UNLOGGED: lost on crash, limits then reset.';
@@ -70,11 +73,12 @@ as $$
 $$;
 
 -- DECISION ---------------------------------------------------------------------------
--- One plpgsql function holding one statement: the decision is on the hot path of
--- every request, and a wrapper layer (an SQL function is re-planned per call)
--- measurably costs more than the work. Tests move time by aging a bucket's
--- stored window (whole windows) and check the within-window arithmetic on the
--- pure helpers above at fixed instants.
+-- One plpgsql function holding one statement. The decision is on the hot path of
+-- every request and each call is its own transaction, where plpgsql re-prepares
+-- every expression it evaluates: so the clock and all the arithmetic live in the
+-- statement, and only the argument check is a plpgsql expression. Tests move
+-- time by ageing a bucket's stored window (whole windows) and check the
+-- within-window arithmetic on the pure helpers above at fixed instants.
 create function public.check_rate_limit(
   p_key text, p_limit int, p_window_ms int, p_cost int default 1,
   out allowed boolean, out remaining int, out reset_at timestamptz, out retry_after_ms int)
@@ -82,12 +86,6 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  -- date_part is float8 arithmetic, cheaper than extract's numeric, and exact
-  -- to the microsecond at today's epoch.
-  v_now bigint := floor(date_part('epoch', clock_timestamp()) * 1000);
-  v_window bigint;
-  v_elapsed bigint;
 begin
   if coalesce(not (p_key <> '' and p_limit >= 1 and p_window_ms >= 1
                    and p_cost between 1 and p_limit), true) then
@@ -102,20 +100,23 @@ begin
         using errcode = '22023';
     end if;
   end if;
-  v_window := v_now / p_window_ms;
-  v_elapsed := v_now - v_window * p_window_ms;
 
   -- ONE STATEMENT: the row lock ON CONFLICT takes serializes callers of one key,
   -- and each sees the count its predecessor committed, so concurrent callers
   -- can never admit more than the limit. A denied call rewrites the counts
   -- unchanged (moved to this window) and consumes nothing. The effective
   -- previous count is spelled out three times: SET cannot name another SET.
+  -- Elapsed time in the window is excluded.hit_at_ms - excluded.window_index * window.
   insert into private.rate_limit_counters as c
-    (key, window_ms, window_index, current_count, previous_count, last_allowed)
-  values (p_key, p_window_ms, v_window, p_cost, 0, true)
+    (key, window_ms, window_index, current_count, previous_count, last_allowed, hit_at_ms)
+  select p_key, p_window_ms, t.now_ms / p_window_ms, p_cost, 0, true, t.now_ms
+  -- date_part is float8 arithmetic, cheaper than extract's numeric, and exact
+  -- to the microsecond at today's epoch.
+  from (select floor(date_part('epoch', clock_timestamp()) * 1000)::bigint as now_ms) t
   on conflict (key) do update set
     window_ms = excluded.window_ms,
     window_index = excluded.window_index,
+    hit_at_ms = excluded.hit_at_ms,
     previous_count = case
       when c.window_ms <> excluded.window_ms then 0
       when c.window_index = excluded.window_index then c.previous_count
@@ -128,7 +129,8 @@ begin
                    when c.window_ms <> excluded.window_ms then 0
                    when c.window_index = excluded.window_index then c.previous_count
                    when c.window_index = excluded.window_index - 1 then c.current_count
-                   else 0 end, p_window_ms, v_elapsed)
+                   else 0 end, p_window_ms,
+                 excluded.hit_at_ms - excluded.window_index * p_window_ms)
                  + case when c.window_ms = excluded.window_ms
                              and c.window_index = excluded.window_index
                         then c.current_count else 0 end
@@ -138,20 +140,22 @@ begin
                      when c.window_ms <> excluded.window_ms then 0
                      when c.window_index = excluded.window_index then c.previous_count
                      when c.window_index = excluded.window_index - 1 then c.current_count
-                     else 0 end, p_window_ms, v_elapsed)
+                     else 0 end, p_window_ms,
+                   excluded.hit_at_ms - excluded.window_index * p_window_ms)
                    + case when c.window_ms = excluded.window_ms
                                and c.window_index = excluded.window_index
                           then c.current_count else 0 end
                    + p_cost <= p_limit
   returning c.last_allowed,
             greatest(0, p_limit - c.current_count
-                        - private.sliding_window_weighted(c.previous_count, p_window_ms, v_elapsed)),
+                        - private.sliding_window_weighted(c.previous_count, p_window_ms,
+                                                          c.hit_at_ms - c.window_index * p_window_ms)),
+            -- When the current window ends and its count starts to decay, as Upstash reports.
+            to_timestamp(((c.window_index + 1) * p_window_ms)::float8 / 1000),
             case when c.last_allowed then 0
                  else private.sliding_window_retry_after_ms(p_limit, p_window_ms, c.current_count,
-                                                            c.previous_count, p_cost, v_elapsed) end
-  into allowed, remaining, retry_after_ms;
-  -- When the current window ends and its count starts to decay, as Upstash reports.
-  reset_at := to_timestamp(((v_window + 1) * p_window_ms)::float8 / 1000);
+                        c.previous_count, p_cost, c.hit_at_ms - c.window_index * p_window_ms) end
+  into allowed, remaining, reset_at, retry_after_ms;
 end;
 $$;
 comment on function public.check_rate_limit(text, int, int, int) is
@@ -167,10 +171,9 @@ security definer
 set search_path = ''
 as $$
   insert into private.rate_limit_counters as c
-    (key, window_ms, window_index, current_count, previous_count, last_allowed)
-  values (p_key, p_window_ms,
-          floor(extract(epoch from clock_timestamp()) * 1000)::bigint / p_window_ms,
-          greatest(p_used, 0), 0, true)
+    (key, window_ms, window_index, current_count, previous_count, last_allowed, hit_at_ms)
+  select p_key, p_window_ms, t.now_ms / p_window_ms, greatest(p_used, 0), 0, true, t.now_ms
+  from (select floor(date_part('epoch', clock_timestamp()) * 1000)::bigint as now_ms) t
   on conflict (key) do update set
     current_count = case
       when c.window_ms = excluded.window_ms and c.window_index = excluded.window_index
@@ -181,7 +184,8 @@ as $$
       when c.window_ms = excluded.window_ms and c.window_index = excluded.window_index - 1
       then c.current_count else 0 end,
     window_ms = excluded.window_ms,
-    window_index = excluded.window_index
+    window_index = excluded.window_index,
+    hit_at_ms = excluded.hit_at_ms
 $$;
 
 -- Buckets whose windows have both passed hold nothing the next decision reads.
