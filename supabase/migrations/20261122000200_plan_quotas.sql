@@ -160,6 +160,34 @@ begin
 end;
 $$;
 
+-- Every limited period of a metric with its quota and usage, in one query:
+-- metering runs in every ingestion transaction, so it reads its state once.
+create function private.quota_state(p_org_id uuid, p_metric public.usage_metric)
+returns table (period public.quota_period, period_start date, quota bigint, hard boolean, used bigint)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return query
+  select p.period, s.start, coalesce(ov.quota, pq.quota), coalesce(ov.hard, pq.hard, false),
+         (select coalesce(sum(u.used), 0)::bigint from public.usage_counters u
+          where u.org_id = p_org_id and u.metric = p_metric and u.period = p.period
+            and u.period_start = s.start)
+  from public.organizations o
+  cross join unnest(enum_range(null::public.quota_period)) p (period)
+  cross join lateral (
+    select pg_catalog.date_trunc(p.period::text, now() at time zone 'UTC')::date as start) s
+  left join public.org_quota_overrides ov
+    on ov.org_id = o.id and ov.metric = p_metric and ov.period = p.period
+  left join public.plan_quotas pq
+    on pq.plan = o.plan and pq.metric = p_metric and pq.period = p.period
+  where o.id = p_org_id
+    and case when ov.org_id is not null then ov.quota is not null else pq.quota is not null end;
+end;
+$$;
+
 -- Refuses up front when a hard quota is already used up, so refused work costs
 -- nothing. SQLSTATE MQ001 is Meridian's "quota exceeded" (edge functions answer
 -- 429 quota_exceeded); the detail names the metric and period.
@@ -171,20 +199,15 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_period public.quota_period;
-  v_quota record;
-  v_used bigint;
+  v_state record;
 begin
-  foreach v_period in array enum_range(null::public.quota_period) loop
-    select * into v_quota from private.quota_for(p_org_id, p_metric, v_period);
-    continue when not coalesce(v_quota.limited and v_quota.hard, false);
-    v_used := private.usage_of(p_org_id, p_metric, v_period, private.quota_period_start(v_period));
-    if v_used >= v_quota.quota then
-      raise exception 'quota exceeded: % of % % per % used', v_used, v_quota.quota, p_metric, v_period
-        using errcode = 'MQ001',
-              detail = format('%s:%s', p_metric, v_period),
-              hint = 'Upgrade the plan or wait for the next period.';
-    end if;
+  for v_state in select * from private.quota_state(p_org_id, p_metric) q
+                 where q.hard and q.used >= q.quota loop
+    raise exception 'quota exceeded: % of % % per % used', v_state.used, v_state.quota, p_metric,
+                    v_state.period
+      using errcode = 'MQ001',
+            detail = format('%s:%s', p_metric, v_state.period),
+            hint = 'Upgrade the plan or wait for the next period.';
   end loop;
 end;
 $$;
@@ -201,48 +224,44 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_period public.quota_period;
-  v_start date;
-  v_quota record;
-  v_used bigint;
+  v_state record;
   v_threshold smallint;
 begin
   if p_amount is null or p_amount <= 0 then
     return;
   end if;
   insert into public.usage_counters as u (org_id, metric, period, period_start, slot, used)
-  values (p_org_id, p_metric, 'day', private.quota_period_start('day'), pg_backend_pid() % 8, p_amount),
-         (p_org_id, p_metric, 'month', private.quota_period_start('month'), pg_backend_pid() % 8, p_amount)
+  select p_org_id, p_metric, p.period, pg_catalog.date_trunc(p.period::text, now() at time zone 'UTC')::date,
+         pg_backend_pid() % 8, p_amount
+  from unnest(enum_range(null::public.quota_period)) p (period)
   on conflict (org_id, metric, period, period_start, slot)
   do update set used = u.used + excluded.used, updated_at = now();
 
-  foreach v_period in array enum_range(null::public.quota_period) loop
-    select * into v_quota from private.quota_for(p_org_id, p_metric, v_period);
-    continue when not coalesce(v_quota.limited, false);
-    v_start := private.quota_period_start(v_period);
-    v_used := private.usage_of(p_org_id, p_metric, v_period, v_start);
-    if v_quota.hard and v_used - p_amount >= v_quota.quota then
-      raise exception 'quota exceeded: % of % % per % used', v_used - p_amount, v_quota.quota,
-                      p_metric, v_period
+  for v_state in select * from private.quota_state(p_org_id, p_metric) loop
+    if v_state.hard and v_state.used - p_amount >= v_state.quota then
+      raise exception 'quota exceeded: % of % % per % used', v_state.used - p_amount, v_state.quota,
+                      p_metric, v_state.period
         using errcode = 'MQ001',
-              detail = format('%s:%s', p_metric, v_period),
+              detail = format('%s:%s', p_metric, v_state.period),
               hint = 'Upgrade the plan or wait for the next period.';
     end if;
     foreach v_threshold in array array[80, 100]::smallint[] loop
-      continue when v_used * 100 < v_quota.quota * v_threshold;
+      continue when v_state.used * 100 < v_state.quota * v_threshold;
       insert into public.quota_notifications (org_id, metric, period, period_start, threshold, quota, used)
-      values (p_org_id, p_metric, v_period, v_start, v_threshold, v_quota.quota, v_used)
+      values (p_org_id, p_metric, v_state.period, v_state.period_start, v_threshold, v_state.quota,
+              v_state.used)
       on conflict do nothing;
       if found then
         perform private.emit_webhook_event(p_org_id, 'quota.threshold_reached', jsonb_build_object(
-          'metric', p_metric, 'period', v_period, 'period_start', v_start,
-          'threshold_percent', v_threshold, 'quota', v_quota.quota, 'used', v_used,
-          'hard', v_quota.hard));
+          'metric', p_metric, 'period', v_state.period, 'period_start', v_state.period_start,
+          'threshold_percent', v_threshold, 'quota', v_state.quota, 'used', v_state.used,
+          'hard', v_state.hard));
         perform private.append_audit(p_org_id, 'quota.threshold_reached', 'quota',
-          p_metric || ':' || v_period,
+          p_metric || ':' || v_state.period,
           null,
-          jsonb_build_object('threshold_percent', v_threshold, 'quota', v_quota.quota,
-                             'used', v_used, 'period_start', v_start, 'hard', v_quota.hard),
+          jsonb_build_object('threshold_percent', v_threshold, 'quota', v_state.quota,
+                             'used', v_state.used, 'period_start', v_state.period_start,
+                             'hard', v_state.hard),
           case when v_threshold = 100 then 'medium' else 'low' end::public.audit_risk,
           'success', array['quota'], jsonb_build_object('type', 'system'));
       end if;
@@ -376,6 +395,7 @@ grant execute on function
   private.quota_period_start(public.quota_period, timestamptz),
   private.quota_for(uuid, public.usage_metric, public.quota_period),
   private.usage_of(uuid, public.usage_metric, public.quota_period, date),
+  private.quota_state(uuid, public.usage_metric),
   private.assert_quota_available(uuid, public.usage_metric),
   private.meter_usage(uuid, public.usage_metric, bigint),
   private.ingest_batch_metered(uuid, uuid, jsonb),
