@@ -3,7 +3,7 @@
 // fields, 429 with Retry-After past it, nothing admitted lost; a plan lowered
 // below the month's usage refuses with quota_exceeded; thresholds notify once.
 import assert from "node:assert/strict";
-import { adminSql } from "../support/stack.ts";
+import { adminSql, client, createUser, stack } from "../support/stack.ts";
 import { createIngestTarget, track } from "../support/ingest.ts";
 import { startOfRoomyWindow } from "../support/windows.ts";
 
@@ -126,6 +126,59 @@ Deno.test("crossing 80% and 100% of a quota notifies once each", async () => {
       select count(*)::int as audited from public.audit_log
       where org_id = ${target.orgId} and action = 'quota.threshold_reached'`;
     assert.equal(audited, 2);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("API-key calls count against the daily api_calls quota", async () => {
+  const sql = adminSql();
+  try {
+    const owner = await createUser(sql, "calls-owner");
+    const { data: org } = await client(owner.token).rpc(
+      "create_organization",
+      { p_name: "Metered", p_slug: `calls-${crypto.randomUUID().slice(0, 8)}` },
+    );
+    const created = await client(owner.token).rpc("create_api_key", {
+      p_org_id: org!.id,
+      p_name: "exporter",
+      p_scopes: ["audit:read"],
+    });
+    const secret = created.data![0].secret;
+    await sql`
+      insert into public.org_quota_overrides (org_id, metric, period, quota, hard)
+      values (${org!.id}, 'api_calls', 'day', 2, true)`;
+    const q = new URLSearchParams({
+      org_id: org!.id,
+      from: new Date(Date.now() - 3600_000).toISOString(),
+      to: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    const call = () =>
+      fetch(`${stack().apiUrl}/functions/v1/audit-export?${q}`, {
+        headers: { "x-api-key": secret },
+      });
+
+    const statuses = [];
+    let last: Response | null = null;
+    for (let i = 0; i < 3; i++) {
+      last = await call();
+      statuses.push(last.status);
+      if (i < 2) {
+        assert.equal(
+          last.headers.get("ratelimit-policy"),
+          '"api_key-audit-export";q=10;w=1',
+        );
+        await last.body?.cancel();
+      }
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+    const body = await last!.json();
+    assert.equal(body.error.code, "quota_exceeded");
+    assert.equal(body.error.details[0].rule, "quota:day");
+    const [{ used }] = await sql`
+      select coalesce(sum(used), 0)::int as used from public.usage_counters
+      where org_id = ${org!.id} and metric = 'api_calls' and period = 'day'`;
+    assert.equal(used, 2, "the refused call was not counted");
   } finally {
     await sql.end();
   }
