@@ -1,6 +1,7 @@
 // GET /functions/v1/health through the gateway, with the database up.
 import assert from "node:assert/strict";
 import { adminSql, client, stack } from "../support/stack.ts";
+import { startOfRoomyWindow } from "../support/windows.ts";
 
 const healthUrl = () => `${stack().apiUrl}/functions/v1/health`;
 
@@ -63,4 +64,36 @@ Deno.test("supabase-js functions.invoke reaches health through the gateway", asy
   });
   assert.equal(error, null);
   assert.equal(data.status, "ok");
+});
+
+Deno.test("health is rate limited per client IP", async () => {
+  // Straight to the function, as from one client address behind the gateway,
+  // so this test's bucket is its own (the gateway stamps the socket address).
+  const health = stack().functions.find((f) => f.name === "health")!;
+  const ip = `198.18.${Math.floor(Math.random() * 250)}.${
+    Math.floor(Math.random() * 250)
+  }`;
+  await startOfRoomyWindow(1000, 700);
+  const replies = await Promise.all(
+    Array.from(
+      { length: 30 },
+      () =>
+        fetch(`http://127.0.0.1:${health.port}/health`, {
+          headers: { "x-forwarded-for": ip },
+        }),
+    ),
+  );
+  const statuses = await Promise.all(replies.map(async (r) => {
+    await r.body?.cancel();
+    return r.status;
+  }));
+  // The platform default: 20 requests per second per IP.
+  assert.equal(statuses.filter((s) => s === 200).length, 20);
+  assert.equal(statuses.filter((s) => s === 429).length, 10);
+  const limited = replies.find((r) => r.status === 429)!;
+  assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+  assert.match(
+    replies.find((r) => r.status === 200)!.headers.get("ratelimit-policy")!,
+    /^"ip-health";q=20;w=1$/,
+  );
 });

@@ -149,6 +149,18 @@ export type AuthOptions = {
   orgId?: string | null;
 };
 
+/** A caller known only by its address, for public endpoints. */
+export function anonymousPrincipal(req: Request): AnonymousPrincipal {
+  const context = requestContext(req);
+  return {
+    kind: "anonymous",
+    actorId: context.ip ?? "unknown",
+    orgId: null,
+    permissions: [],
+    context,
+  };
+}
+
 /** Authenticates the request. Throws HttpError(401) when credentials are bad. */
 export async function authenticate(
   req: Request,
@@ -222,15 +234,7 @@ export async function authenticate(
     // The anon key: a browser with no session.
   }
 
-  if (options.allowAnonymous) {
-    return {
-      kind: "anonymous",
-      actorId: context.ip ?? "unknown",
-      orgId: null,
-      permissions: [],
-      context,
-    };
-  }
+  if (options.allowAnonymous) return anonymousPrincipal(req);
   throw new HttpError(
     401,
     "unauthorized",

@@ -2,8 +2,14 @@
 // balancers and uptime checks. Public (verify_jwt = false): it reveals nothing
 // but whether we are up and which schema version runs.
 import { jsonResponse, preflight } from "../_shared/http.ts";
-import { errorResponse } from "../_shared/errors.ts";
+import { anonymousPrincipal } from "../_shared/auth.ts";
+import {
+  errorResponse,
+  HttpError,
+  toErrorResponse,
+} from "../_shared/errors.ts";
 import { sql } from "../_shared/db.ts";
+import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { MERIDIAN_VERSION } from "../_shared/version.ts";
 
 const DB_CHECK_TIMEOUT_MS = 3000;
@@ -68,6 +74,18 @@ Deno.serve(async (req) => {
       { Allow: "GET, HEAD, OPTIONS" },
     );
   }
+  // Limited per client IP like every public endpoint. The limiter lives in
+  // Postgres: when it cannot be reached, health still answers (and says the
+  // database is down), which is the one answer it exists to give.
+  let limitHeaders: Record<string, string> = {};
+  try {
+    limitHeaders = rateLimitHeaders(
+      await admit(sql(), anonymousPrincipal(req), "health"),
+    );
+  } catch (err) {
+    if (err instanceof HttpError) return toErrorResponse(err);
+    console.error("health: rate limiter unavailable, answering anyway", err);
+  }
   const report = await checkHealth();
-  return jsonResponse(report, report.status === "ok" ? 200 : 503);
+  return jsonResponse(report, report.status === "ok" ? 200 : 503, limitHeaders);
 });
