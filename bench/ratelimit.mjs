@@ -16,7 +16,7 @@ import postgres from "postgres";
 import { discoverFunctions, startFunction } from "../dev/edge_functions.mjs";
 import { PG_BIN } from "../dev/config.mjs";
 import { freePort, stopGroup, waitForPort } from "../dev/processes.mjs";
-import { measureOps, ratio, report } from "./load.mjs";
+import { measureOps, post, ratio, report } from "./load.mjs";
 
 const CONNECTIONS = 8;
 // Calls in flight: postgres.js pipelines them on the 8 connections.
@@ -184,30 +184,36 @@ async function endToEnd(sql, state, seconds) {
     values (extensions.digest(${writeKey}, 'sha256'), ${org.id}, ${key.id})`;
 
   const ingest = discoverFunctions().find((f) => f.name === "ingest");
-  const withLimiter = state.functions.find((f) => f.name === "ingest").port;
-  const withoutLimiter = await freePort();
-  const pid = startFunction(ingest, withoutLimiter, state, {
-    watch: false,
-    logFile: join(state.dir, "logs", "bench-ingest-unlimited.log"),
-    env: { MERIDIAN_RATE_LIMITS: "off" },
-  });
+  // Two fresh processes of the same function, identical but for the switch.
+  const serve = async (label, env) => {
+    const port = await freePort();
+    const pid = startFunction(ingest, port, state, {
+      watch: false,
+      logFile: join(state.dir, "logs", `bench-ingest-${label}.log`),
+      env,
+    });
+    await waitForPort(port, { pid, what: `${label} ingest` });
+    return { port, pid };
+  };
+  const limited = await serve("limited", {});
+  const unlimited = await serve("unlimited", { MERIDIAN_RATE_LIMITS: "off" });
+  const withLimiter = limited.port;
+  const withoutLimiter = unlimited.port;
   try {
-    await waitForPort(withoutLimiter, { pid, what: "unlimited ingest" });
     let n = 0;
     const track = (port) => async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/ingest/v1/track`, {
-        method: "POST",
-        headers: {
+      const res = await post(
+        `http://127.0.0.1:${port}/ingest/v1/track`,
+        {
           Authorization: `Basic ${btoa(`${writeKey}:`)}`,
           "Content-Type": "application/json",
         },
-        body: JSON.stringify({
+        JSON.stringify({
           userId: `u-${n % 1000}`,
           event: "Tick",
           messageId: `rl-${port}-${n++}`,
         }),
-      });
-      await res.arrayBuffer();
+      );
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     };
     const opts = {
@@ -235,7 +241,8 @@ async function endToEnd(sql, state, seconds) {
     report("ingest with the limiter (Postgres decides)", on);
     ratio("with / without the limiter", on.rps / off.rps, 0.9);
   } finally {
-    await stopGroup(pid);
+    await stopGroup(limited.pid);
+    await stopGroup(unlimited.pid);
   }
 }
 
