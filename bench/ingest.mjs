@@ -6,6 +6,7 @@
 //   2. single-message track at a steady 200 requests/s: latency.
 // `npm run bench -- ingest [seconds]` (default 60).
 import postgres from "postgres";
+import { createIngestOrg } from "./fixtures.mjs";
 import { measureOps, post, ratio, report } from "./load.mjs";
 
 const BATCH = 100;
@@ -123,22 +124,9 @@ export async function run(state, args = []) {
   const seconds = Number(args[0] ?? 60);
   const sql = postgres(state.dbUrl, { max: CLIENTS + 2, onnotice: () => {} });
   try {
-    const [org] = await sql`insert into public.organizations (name, slug, plan)
-                            values ('Bench', ${
-      "bench-ingest-" + crypto.randomUUID().slice(0, 8)
-    }, 'enterprise')
-                            returning id`;
-    const [source] =
-      await sql`insert into public.sources (org_id, name) values (${org.id}, 'bench') returning id`;
-    const writeKey = `wk_test_bench_${crypto.randomUUID().replaceAll("-", "")}`;
-    const [key] = await sql`
-      insert into public.api_keys (org_id, name, kind, environment, scopes, prefix, last_four, source_id)
-      values (${org.id}, 'bench', 'write', 'test', '{events:write}', ${
-      writeKey.slice(0, 12)
-    }, ${writeKey.slice(-4)}, ${source.id})
-      returning id`;
-    await sql`insert into private.api_key_secrets (key_hash, org_id, key_id)
-              values (extensions.digest(${writeKey}, 'sha256'), ${org.id}, ${key.id})`;
+    const { orgId, sourceId, writeKey } = await createIngestOrg(sql, {
+      name: "Bench",
+    });
     const url = `${state.apiUrl}/functions/v1/ingest/v1`;
     const headers = {
       Authorization: `Basic ${btoa(`${writeKey}:`)}`,
@@ -183,7 +171,7 @@ export async function run(state, args = []) {
     const raw = await measureOps(async () => {
       const rows = Array.from(
         { length: BATCH },
-        () => rawRow(org.id, source.id, nextRaw()),
+        () => rawRow(orgId, sourceId, nextRaw()),
       );
       await sql`insert into public.events ${sql(rows)}`;
     }, {

@@ -16,6 +16,7 @@ import postgres from "postgres";
 import { discoverFunctions, startFunction } from "../dev/edge_functions.mjs";
 import { PG_BIN } from "../dev/config.mjs";
 import { freePort, stopGroup, waitForPort } from "../dev/processes.mjs";
+import { createIngestOrg } from "./fixtures.mjs";
 import { measureOps, post, ratio, report } from "./load.mjs";
 
 const CONNECTIONS = 8;
@@ -160,28 +161,13 @@ function pgbenchDecisions(state, seconds) {
 }
 
 async function endToEnd(sql, state, seconds) {
-  const [org] = await sql`
-    insert into public.organizations (name, slug, plan)
-    values ('Bench limits', ${`bench-rl-${
-    crypto.randomUUID().slice(0, 8)
-  }`}, 'enterprise')
-    returning id`;
+  const { orgId, writeKey } = await createIngestOrg(sql, {
+    name: "Bench limits",
+  });
   // Limits high enough never to deny: this measures the cost of deciding.
   await sql`
     insert into public.rate_limit_policies (org_id, scope, endpoint, request_limit, window_ms)
-    values (${org.id}, 'org', 'ingest', 100000000, 1000)`;
-  const [source] = await sql`
-    insert into public.sources (org_id, name) values (${org.id}, 'bench') returning id`;
-  const writeKey = `wk_test_bench_${crypto.randomUUID().replaceAll("-", "")}`;
-  const [key] = await sql`
-    insert into public.api_keys (org_id, name, kind, environment, scopes, prefix, last_four, source_id)
-    values (${org.id}, 'bench', 'write', 'test', '{events:write}', ${
-    writeKey.slice(0, 12)
-  }, ${writeKey.slice(-4)}, ${source.id})
-    returning id`;
-  await sql`
-    insert into private.api_key_secrets (key_hash, org_id, key_id)
-    values (extensions.digest(${writeKey}, 'sha256'), ${org.id}, ${key.id})`;
+    values (${orgId}, 'org', 'ingest', 100000000, 1000)`;
 
   const ingest = discoverFunctions().find((f) => f.name === "ingest");
   // Two fresh processes of the same function, identical but for the switch.

@@ -9,7 +9,9 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 function available() {
   return readdirSync(BENCH_DIR)
-    .filter((f) => f.endsWith(".mjs") && !["run.mjs", "load.mjs"].includes(f))
+    .filter((f) =>
+      f.endsWith(".mjs") && !["run.mjs", "load.mjs", "fixtures.mjs"].includes(f)
+    )
     .map((f) => f.replace(/\.mjs$/, ""));
 }
 

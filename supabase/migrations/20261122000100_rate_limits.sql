@@ -72,6 +72,48 @@ as $$
   end
 $$;
 
+-- A bucket's stored counts as seen from window p_index (of p_window_ms): the
+-- previous window's count is the stored current one if the stored window is
+-- the one before, and nothing if older or of another size.
+create function private.sliding_window_previous(
+  p_stored_window_ms int, p_stored_index bigint, p_stored_current int, p_stored_previous int,
+  p_window_ms int, p_index bigint)
+returns int
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when p_stored_window_ms <> p_window_ms then 0
+    when p_stored_index = p_index then p_stored_previous
+    when p_stored_index = p_index - 1 then p_stored_current
+    else 0 end
+$$;
+
+create function private.sliding_window_current(
+  p_stored_window_ms int, p_stored_index bigint, p_stored_current int,
+  p_window_ms int, p_index bigint)
+returns int
+language sql
+immutable
+parallel safe
+as $$
+  select case when p_stored_window_ms = p_window_ms and p_stored_index = p_index
+    then p_stored_current else 0 end
+$$;
+
+-- Whether p_cost more fits under p_limit, p_elapsed_ms into the current window.
+create function private.sliding_window_fits(
+  p_previous int, p_current int, p_cost int, p_limit int, p_window_ms int, p_elapsed_ms bigint)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+  select private.sliding_window_weighted(p_previous, p_window_ms, p_elapsed_ms)
+         + p_current + p_cost <= p_limit
+$$;
+
 -- DECISION ---------------------------------------------------------------------------
 -- One plpgsql function holding one statement. The decision is on the hot path of
 -- every request and each call is its own transaction, where plpgsql re-prepares
@@ -104,8 +146,8 @@ begin
   -- ONE STATEMENT: the row lock ON CONFLICT takes serializes callers of one key,
   -- and each sees the count its predecessor committed, so concurrent callers
   -- can never admit more than the limit. A denied call rewrites the counts
-  -- unchanged (moved to this window) and consumes nothing. The effective
-  -- previous count is spelled out three times: SET cannot name another SET.
+  -- unchanged (moved to this window) and consumes nothing. SET cannot name
+  -- another SET, hence the helpers (inlined) appear more than once.
   -- Elapsed time in the window is excluded.hit_at_ms - excluded.window_index * window.
   insert into private.rate_limit_counters as c
     (key, window_ms, window_index, current_count, previous_count, last_allowed, hit_at_ms)
@@ -117,35 +159,25 @@ begin
     window_ms = excluded.window_ms,
     window_index = excluded.window_index,
     hit_at_ms = excluded.hit_at_ms,
-    previous_count = case
-      when c.window_ms <> excluded.window_ms then 0
-      when c.window_index = excluded.window_index then c.previous_count
-      when c.window_index = excluded.window_index - 1 then c.current_count
-      else 0 end,
-    current_count = case
-        when c.window_ms = excluded.window_ms and c.window_index = excluded.window_index
-        then c.current_count else 0 end
-      + case when private.sliding_window_weighted(case
-                   when c.window_ms <> excluded.window_ms then 0
-                   when c.window_index = excluded.window_index then c.previous_count
-                   when c.window_index = excluded.window_index - 1 then c.current_count
-                   else 0 end, p_window_ms,
-                 excluded.hit_at_ms - excluded.window_index * p_window_ms)
-                 + case when c.window_ms = excluded.window_ms
-                             and c.window_index = excluded.window_index
-                        then c.current_count else 0 end
-                 + p_cost <= p_limit
+    previous_count = private.sliding_window_previous(c.window_ms, c.window_index, c.current_count,
+                       c.previous_count, excluded.window_ms, excluded.window_index),
+    current_count = private.sliding_window_current(c.window_ms, c.window_index, c.current_count,
+                      excluded.window_ms, excluded.window_index)
+      + case when private.sliding_window_fits(
+                    private.sliding_window_previous(c.window_ms, c.window_index, c.current_count,
+                      c.previous_count, excluded.window_ms, excluded.window_index),
+                    private.sliding_window_current(c.window_ms, c.window_index, c.current_count,
+                      excluded.window_ms, excluded.window_index),
+                    p_cost, p_limit, p_window_ms,
+                    excluded.hit_at_ms - excluded.window_index * p_window_ms)
              then p_cost else 0 end,
-    last_allowed = private.sliding_window_weighted(case
-                     when c.window_ms <> excluded.window_ms then 0
-                     when c.window_index = excluded.window_index then c.previous_count
-                     when c.window_index = excluded.window_index - 1 then c.current_count
-                     else 0 end, p_window_ms,
-                   excluded.hit_at_ms - excluded.window_index * p_window_ms)
-                   + case when c.window_ms = excluded.window_ms
-                               and c.window_index = excluded.window_index
-                          then c.current_count else 0 end
-                   + p_cost <= p_limit
+    last_allowed = private.sliding_window_fits(
+                     private.sliding_window_previous(c.window_ms, c.window_index, c.current_count,
+                       c.previous_count, excluded.window_ms, excluded.window_index),
+                     private.sliding_window_current(c.window_ms, c.window_index, c.current_count,
+                       excluded.window_ms, excluded.window_index),
+                     p_cost, p_limit, p_window_ms,
+                     excluded.hit_at_ms - excluded.window_index * p_window_ms)
   returning c.last_allowed,
             greatest(0, p_limit - c.current_count
                         - private.sliding_window_weighted(c.previous_count, p_window_ms,
@@ -175,14 +207,11 @@ as $$
   select p_key, p_window_ms, t.now_ms / p_window_ms, greatest(p_used, 0), 0, true, t.now_ms
   from (select floor(date_part('epoch', clock_timestamp()) * 1000)::bigint as now_ms) t
   on conflict (key) do update set
-    current_count = case
-      when c.window_ms = excluded.window_ms and c.window_index = excluded.window_index
-      then greatest(c.current_count, excluded.current_count) else excluded.current_count end,
-    previous_count = case
-      when c.window_ms = excluded.window_ms and c.window_index = excluded.window_index
-      then c.previous_count
-      when c.window_ms = excluded.window_ms and c.window_index = excluded.window_index - 1
-      then c.current_count else 0 end,
+    current_count = greatest(private.sliding_window_current(c.window_ms, c.window_index,
+                               c.current_count, excluded.window_ms, excluded.window_index),
+                             excluded.current_count),
+    previous_count = private.sliding_window_previous(c.window_ms, c.window_index, c.current_count,
+                       c.previous_count, excluded.window_ms, excluded.window_index),
     window_ms = excluded.window_ms,
     window_index = excluded.window_index,
     hit_at_ms = excluded.hit_at_ms
