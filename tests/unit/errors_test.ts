@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   errorResponse,
   HttpError,
+  secondsUntilPeriodEnd,
   toErrorResponse,
 } from "../../supabase/functions/_shared/errors.ts";
 
@@ -86,4 +87,31 @@ Deno.test("HttpError and errorResponse keep status, code, details and headers", 
   ]);
   assert.equal(direct.status, 413);
   assert.equal((await body(direct)).details[0].rule, "max_bytes:512000");
+});
+
+Deno.test("a used-up quota (MQ001) is a 429 naming the metric and period", async () => {
+  const res = toErrorResponse({
+    code: "MQ001",
+    message: "quota exceeded: 100000 of 100000 events per month used",
+    detail: "events:month",
+    hint: "Upgrade the plan or wait for the next period.",
+  });
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get("retry-after")) >= 1);
+  const error = await body(res);
+  assert.equal(error.code, "quota_exceeded");
+  assert.deepEqual(
+    [error.details[0].field, error.details[0].rule],
+    ["events", "quota:month"],
+  );
+});
+
+Deno.test("quota periods end at the next UTC midnight or month", () => {
+  const at = new Date("2026-02-28T23:59:30Z");
+  assert.equal(secondsUntilPeriodEnd("day", at), 30);
+  assert.equal(secondsUntilPeriodEnd("month", at), 30);
+  assert.equal(
+    secondsUntilPeriodEnd("month", new Date("2026-12-31T00:00:00Z")),
+    86_400,
+  );
 });
