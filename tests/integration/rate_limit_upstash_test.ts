@@ -1,7 +1,8 @@
 // The Upstash path: with UPSTASH_REDIS_REST_URL/TOKEN set, bursts are decided by
 // @upstash/ratelimit, whose Lua scripts run on a real redis-server behind the
 // test's Upstash REST endpoint. When Redis dies mid-run the function falls back
-// to Postgres, logs it, and admits nothing beyond the limit.
+// to Postgres, logs it, and admits nothing beyond the limit, also once Redis is
+// back (Postgres keeps the buckets it decided until their windows pass).
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { adminSql } from "../support/stack.ts";
@@ -14,7 +15,7 @@ const WINDOW_MS = 60_000;
 
 Deno.test("Upstash decides bursts on real Redis and Postgres takes over when it dies", async (t) => {
   const sql = adminSql();
-  const redisServer = await startRedis();
+  let redisServer = await startRedis();
   const shim = startUpstashShim(redisServer.port);
   const ingest = await startFunction("ingest", {
     UPSTASH_REDIS_REST_URL: shim.url,
@@ -75,7 +76,7 @@ Deno.test("Upstash decides bursts on real Redis and Postgres takes over when it 
       "Redis killed mid-run: Postgres decides, nothing over-admitted",
       async () => {
         const target = await limitKey(10);
-        await startOfRoomyWindow(WINDOW_MS, 10_000);
+        await startOfRoomyWindow(WINDOW_MS, 25_000);
         const before = [];
         for (let i = 0; i < 4; i++) {
           before.push((await track(base, target, `k-${i}`)).status);
@@ -93,7 +94,31 @@ Deno.test("Upstash decides bursts on real Redis and Postgres takes over when it 
         const [{ stored }] = await sql`
         select count(*)::int as stored from public.events where org_id = ${target.orgId}`;
         assert.equal(stored, 10);
-        assert.match(ingest.logs(), /Upstash failed; deciding in Postgres/);
+        assert.match(
+          ingest.logs(),
+          /Upstash failed \(error\); deciding in Postgres/,
+        );
+
+        // Redis comes back in the same window; once the function tries Upstash
+        // again, this bucket stays with Postgres, which knows what it admitted.
+        redisServer = await startRedis(redisServer.port);
+        await new Promise((r) => setTimeout(r, 5_500));
+        const back = await Promise.all(
+          Array.from({ length: 5 }, (_, i) => track(base, target, `b-${i}`)),
+        );
+        assert.deepEqual(back.map((r) => r.status), [429, 429, 429, 429, 429]);
+        const [{ total }] = await sql`
+          select count(*)::int as total from public.events where org_id = ${target.orgId}`;
+        assert.equal(total, 10, "no more than the limit in the window, in all");
+
+        // A bucket Postgres never decided goes to Redis again.
+        const fresh = await limitKey(3);
+        const statuses = [];
+        for (let i = 0; i < 5; i++) {
+          statuses.push((await track(base, fresh, `f-${i}`)).status);
+        }
+        assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+        assert.equal((await pgBucket(fresh.keyId)).length, 0);
       },
     );
   } finally {

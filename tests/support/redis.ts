@@ -38,9 +38,8 @@ async function sha1(text: string): Promise<string> {
     .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Starts redis-server on a free port, without persistence. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = freePort();
+/** Starts redis-server without persistence, on `port` or a free one. */
+export async function startRedis(port = freePort()): Promise<RedisServer> {
   const child = new Deno.Command("redis-server", {
     args: [
       "--port",

@@ -59,7 +59,6 @@ const UPSTASH_TIMEOUT_MS = Number(
 );
 // How long a policy read from Postgres serves the Upstash path.
 const POLICY_TTL_MS = 30_000;
-const POLICY_CACHE_MAX = 10_000;
 
 const redis = upstashUrl && upstashToken
   ? new Redis({
@@ -147,6 +146,20 @@ const ephemeralCache = new Map<string, number>();
 /** Per bucket, what Redis last reported used in which window: the fallback's floor. */
 const lastSeen = new Map<string, { window: number; used: number }>();
 const carried = new Set<string>();
+// Once Postgres has decided for a bucket, it goes on deciding until the end of
+// the next window: Redis never learns what Postgres admitted, so handing the
+// bucket back sooner would admit the same capacity twice.
+const postgresUntil = new Map<string, number>();
+// After a failure, Upstash is left alone for a while (no request pays the
+// timeout again meanwhile), then tried again.
+const UPSTASH_RETRY_MS = 5_000;
+let upstashResumeAt = 0;
+const BUCKET_MEMORY_MAX = 10_000;
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  if (map.size >= BUCKET_MEMORY_MAX) map.clear();
+  map.set(key, value);
+}
 
 async function policyFor(
   sql: postgres.Sql,
@@ -160,8 +173,7 @@ async function policyFor(
   const [row] = await sql<Policy[]>`
     select scope::text, request_limit, window_ms, bucket
     from private.rate_limit_policy_for(${sql.json(who)}, ${endpoint})`;
-  if (policyCache.size >= POLICY_CACHE_MAX) policyCache.clear();
-  policyCache.set(cacheKey, {
+  remember(policyCache, cacheKey, {
     policy: row ?? null,
     until: Date.now() + POLICY_TTL_MS,
   });
@@ -189,17 +201,28 @@ async function decideInUpstash(
   policy: Policy,
   cost: number,
 ): Promise<Omit<Decision, "policy"> | null> {
+  const now = Date.now();
+  if (now < upstashResumeAt || (postgresUntil.get(policy.bucket) ?? 0) > now) {
+    return null;
+  }
   const limiter = limiterFor(policy.request_limit, policy.window_ms);
+  const tripped = (why: string, err?: unknown) => {
+    upstashResumeAt = Date.now() + UPSTASH_RETRY_MS;
+    console.error(
+      `rate limit: Upstash failed (${why}); deciding in Postgres, retrying Upstash in ${
+        UPSTASH_RETRY_MS / 1000
+      } s`,
+      ...(err ? [err] : []),
+    );
+    return null;
+  };
   try {
     const res = await limiter.limit(policy.bucket, { rate: cost });
     if (res.reason === "timeout") {
-      console.error(
-        `rate limit: Upstash gave no answer within ${UPSTASH_TIMEOUT_MS} ms; deciding in Postgres`,
-      );
-      return null;
+      return tripped(`no answer within ${UPSTASH_TIMEOUT_MS} ms`);
     }
     const remaining = Math.max(0, res.remaining);
-    lastSeen.set(policy.bucket, {
+    remember(lastSeen, policy.bucket, {
       window: Math.floor(Date.now() / policy.window_ms),
       used: policy.request_limit - remaining,
     });
@@ -213,8 +236,7 @@ async function decideInUpstash(
       decidedBy: "upstash",
     };
   } catch (err) {
-    console.error("rate limit: Upstash failed; deciding in Postgres:", err);
-    return null;
+    return tripped("error", err);
   }
 }
 
@@ -232,10 +254,12 @@ async function fallBackToPostgres(
   cost: number,
 ): Promise<Omit<Decision, "policy">> {
   const window = Math.floor(Date.now() / policy.window_ms);
+  remember(postgresUntil, policy.bucket, (window + 2) * policy.window_ms);
   const seen = lastSeen.get(policy.bucket);
   const carryKey = `${policy.bucket}@${window}`;
   if (seen && seen.window === window && !carried.has(carryKey)) {
     await sql`select private.rate_limit_carry_over(${policy.bucket}, ${policy.window_ms}, ${seen.used})`;
+    if (carried.size >= BUCKET_MEMORY_MAX) carried.clear();
     carried.add(carryKey);
   }
   const [row] = await sql<CheckRow[]>`
