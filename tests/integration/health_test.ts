@@ -73,10 +73,11 @@ Deno.test("health is rate limited per client IP", async () => {
   const ip = `198.18.${Math.floor(Math.random() * 250)}.${
     Math.floor(Math.random() * 250)
   }`;
-  await startOfRoomyWindow(1000, 700);
+  // Start at the top of a 1 s window so the whole burst counts in one.
+  await startOfRoomyWindow(1000, 900);
   const replies = await Promise.all(
     Array.from(
-      { length: 30 },
+      { length: 25 },
       () =>
         fetch(`http://127.0.0.1:${health.port}/health`, {
           headers: { "x-forwarded-for": ip },
@@ -89,7 +90,7 @@ Deno.test("health is rate limited per client IP", async () => {
   }));
   // The platform default: 20 requests per second per IP.
   assert.equal(statuses.filter((s) => s === 200).length, 20);
-  assert.equal(statuses.filter((s) => s === 429).length, 10);
+  assert.equal(statuses.filter((s) => s === 429).length, 5);
   const limited = replies.find((r) => r.status === 429)!;
   assert.ok(Number(limited.headers.get("retry-after")) >= 1);
   assert.match(
