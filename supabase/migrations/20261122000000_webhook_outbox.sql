@@ -38,6 +38,8 @@ begin
     using errcode = '42501', hint = 'Rows leave only when retention drops their partition.';
 end;
 $$;
+comment on function private.refuse_webhook_event_change() is
+  'Trigger: refuses UPDATE, DELETE and TRUNCATE on webhook_events.';
 create trigger webhook_events_append_only
   before update or delete on public.webhook_events
   for each row execute function private.refuse_webhook_event_change();

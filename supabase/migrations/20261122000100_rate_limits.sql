@@ -45,6 +45,8 @@ parallel safe
 as $$
   select (p_previous::bigint * (p_window_ms - p_elapsed_ms) + p_window_ms - 1) / p_window_ms
 $$;
+comment on function private.sliding_window_weighted(int, int, bigint) is
+  'The previous window''s count weighted by the part still inside the sliding window, rounded up.';
 
 -- Milliseconds until a call of p_cost would be admitted, given the state after a
 -- denial (current/previous counts of the window `elapsed` ms old). Within this
@@ -71,6 +73,8 @@ as $$
        + greatest(0, p_window_ms - ((p_limit - p_cost)::bigint * p_window_ms) / p_current))::int
   end
 $$;
+comment on function private.sliding_window_retry_after_ms(int, int, int, int, int, bigint) is
+  'Milliseconds until a denied call of p_cost would fit, from the counts after the denial.';
 
 -- A bucket's stored counts as seen from window p_index (of p_window_ms): the
 -- previous window's count is the stored current one if the stored window is
@@ -89,6 +93,8 @@ as $$
     when p_stored_index = p_index - 1 then p_stored_current
     else 0 end
 $$;
+comment on function private.sliding_window_previous(int, bigint, int, int, int, bigint) is
+  'A bucket''s previous-window count as seen from window p_index.';
 
 create function private.sliding_window_current(
   p_stored_window_ms int, p_stored_index bigint, p_stored_current int,
@@ -101,6 +107,8 @@ as $$
   select case when p_stored_window_ms = p_window_ms and p_stored_index = p_index
     then p_stored_current else 0 end
 $$;
+comment on function private.sliding_window_current(int, bigint, int, int, bigint) is
+  'A bucket''s current-window count as seen from window p_index.';
 
 -- Whether p_cost more fits under p_limit, p_elapsed_ms into the current window.
 create function private.sliding_window_fits(
@@ -113,6 +121,8 @@ as $$
   select private.sliding_window_weighted(p_previous, p_window_ms, p_elapsed_ms)
          + p_current + p_cost <= p_limit
 $$;
+comment on function private.sliding_window_fits(int, int, int, int, int, bigint) is
+  'Whether p_cost more fits under p_limit at p_elapsed_ms into the window.';
 
 -- DECISION ---------------------------------------------------------------------------
 -- One plpgsql function holding one statement. The decision is on the hot path of
@@ -216,6 +226,8 @@ as $$
     window_index = excluded.window_index,
     hit_at_ms = excluded.hit_at_ms
 $$;
+comment on function private.rate_limit_carry_over(text, int, int) is
+  'Raises a bucket''s count in the current window to p_used (what Redis admitted before a fallback).';
 
 -- Buckets whose windows have both passed hold nothing the next decision reads.
 create function private.sweep_rate_limit_counters()
@@ -231,6 +243,8 @@ as $$
     returning 1)
   select count(*) from gone
 $$;
+comment on function private.sweep_rate_limit_counters() is
+  'Deletes buckets whose current and previous windows have passed; run each minute by pg_cron.';
 select cron.schedule('meridian-sweep-rate-limits', '* * * * *',
                      'select private.sweep_rate_limit_counters()');
 
