@@ -4,8 +4,11 @@
 -- fan-out and delivery (Svix-style attempts in their own table), and reads this
 -- table with FOR UPDATE SKIP LOCKED on its own cursor, so rows here never change.
 
+-- No foreign key to organizations: an append-only table cannot take a cascading
+-- delete, so, like audit rows, events outlive their organization until
+-- retention drops their partition.
 create table public.webhook_events (
-  org_id uuid not null references public.organizations (id) on delete cascade,
+  org_id uuid not null,
   created_at timestamptz not null default now(),
   id uuid not null default gen_random_uuid(),
   type text not null constraint webhook_events_type_format check (type ~ '^[a-z_]+(\.[a-z_]+)+$'),

@@ -1062,15 +1062,7 @@ export type Database = {
           "payload"?: NonNullable<Json>;
           "type"?: string;
         };
-        Relationships: [
-          {
-            foreignKeyName: "webhook_events_org_id_fkey";
-            columns: ["org_id"];
-            isOneToOne: false;
-            referencedRelation: "organizations";
-            referencedColumns: ["id"];
-          },
-        ];
+        Relationships: [];
       };
       "workspace_members": {
         Row: {

@@ -2,7 +2,7 @@
 -- overrides, threshold notifications once per period, ingestion counting the
 -- events it stored, and the usage read models.
 begin;
-select plan(26);
+select plan(28);
 
 insert into public.organizations (id, name, slug, plan) values
   ('9a9a9a9a-0000-4000-8000-000000000001', 'Quota Free', 'quota-free', 'free'),
@@ -125,6 +125,17 @@ select results_eq(
   $$ select metric::text, used from analytics.usage_daily order by 1 $$,
   $$ values ('api_calls', 6::bigint), ('events', 116::bigint) $$,
   'analytics.usage_daily shows the member''s organization by day');
+
+-- DELETING AN ORGANIZATION: its counters go with it; its outbox events stay
+-- (append-only) until retention drops their partition.
+select tests.clear_authentication();
+reset role;
+select lives_ok($$ delete from public.organizations where id = '9a9a9a9a-0000-4000-8000-000000000002' $$,
+  'an organization with usage and webhook events can be deleted');
+select results_eq(
+  $$ select (select count(*)::int from public.usage_counters where org_id = '9a9a9a9a-0000-4000-8000-000000000002'),
+            (select count(*)::int from public.webhook_events where org_id = '9a9a9a9a-0000-4000-8000-000000000002') $$,
+  $$ values (0, 2) $$, 'its counters go; its webhook events stay until retention');
 
 select * from finish();
 rollback;
