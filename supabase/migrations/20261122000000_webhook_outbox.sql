@@ -31,21 +31,26 @@ select private.create_time_partition('public.webhook_events',
   date_trunc('month', now() at time zone 'UTC') at time zone 'UTC' - interval '1 month');
 select private.maintain_time_partitions();
 
-create function private.refuse_webhook_event_change()
+-- For every append-only table from here on (audit_log keeps its own, older
+-- copy): the message names the table.
+create function private.refuse_append_only_change()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  raise exception 'webhook_events is append-only: % is not allowed', tg_op
+  raise exception '% is append-only: % is not allowed', tg_table_name, tg_op
     using errcode = '42501', hint = 'Rows leave only when retention drops their partition.';
 end;
 $$;
-comment on function private.refuse_webhook_event_change() is
-  'Trigger: refuses UPDATE, DELETE and TRUNCATE on webhook_events.';
+comment on function private.refuse_append_only_change() is
+  'Trigger: refuses UPDATE, DELETE and TRUNCATE on an append-only table.';
 create trigger webhook_events_append_only
   before update or delete on public.webhook_events
-  for each row execute function private.refuse_webhook_event_change();
+  for each row execute function private.refuse_append_only_change();
+create trigger webhook_events_no_truncate
+  before truncate on public.webhook_events
+  for each statement execute function private.refuse_append_only_change();
 
 revoke all on public.webhook_events from anon, authenticated, service_role;
 grant select on public.webhook_events to authenticated, service_role;

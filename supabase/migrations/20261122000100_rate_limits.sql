@@ -48,6 +48,20 @@ $$;
 comment on function private.sliding_window_weighted(int, int, bigint) is
   'The previous window''s count weighted by the part still inside the sliding window, rounded up.';
 
+-- Whether p_cost more fits under p_limit, p_elapsed_ms into the current window.
+create function private.sliding_window_fits(
+  p_previous int, p_current int, p_cost int, p_limit int, p_window_ms int, p_elapsed_ms bigint)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+  select private.sliding_window_weighted(p_previous, p_window_ms, p_elapsed_ms)
+         + p_current + p_cost <= p_limit
+$$;
+comment on function private.sliding_window_fits(int, int, int, int, int, bigint) is
+  'Whether p_cost more fits under p_limit at p_elapsed_ms into the window.';
+
 -- Milliseconds until a call of p_cost would be admitted, given the state after a
 -- denial (current/previous counts of the window `elapsed` ms old). Within this
 -- window only the previous window's weight falls; if the current count alone
@@ -61,8 +75,8 @@ immutable
 parallel safe
 as $$
   select case
-    when private.sliding_window_weighted(p_previous, p_window_ms, p_elapsed_ms)
-         + p_current + p_cost <= p_limit then 0
+    when private.sliding_window_fits(p_previous, p_current, p_cost, p_limit, p_window_ms,
+                                     p_elapsed_ms) then 0
     when p_limit - p_current - p_cost >= 0 then
       -- smallest elapsed e with previous * (window - e) <= budget * window
       (p_window_ms - ((p_limit - p_current - p_cost)::bigint * p_window_ms) / p_previous
@@ -109,20 +123,6 @@ as $$
 $$;
 comment on function private.sliding_window_current(int, bigint, int, int, bigint) is
   'A bucket''s current-window count as seen from window p_index.';
-
--- Whether p_cost more fits under p_limit, p_elapsed_ms into the current window.
-create function private.sliding_window_fits(
-  p_previous int, p_current int, p_cost int, p_limit int, p_window_ms int, p_elapsed_ms bigint)
-returns boolean
-language sql
-immutable
-parallel safe
-as $$
-  select private.sliding_window_weighted(p_previous, p_window_ms, p_elapsed_ms)
-         + p_current + p_cost <= p_limit
-$$;
-comment on function private.sliding_window_fits(int, int, int, int, int, bigint) is
-  'Whether p_cost more fits under p_limit at p_elapsed_ms into the window.';
 
 -- DECISION ---------------------------------------------------------------------------
 -- One plpgsql function holding one statement. The decision is on the hot path of
@@ -340,19 +340,16 @@ declare
   v_key uuid := (p_principal ->> 'key_id')::uuid;
   v_user uuid := (p_principal ->> 'user_id')::uuid;
   v_ip text := p_principal ->> 'ip';
-  v_plan public.org_plan;
   v_key_rpm int;
   v_policy public.rate_limit_policies;
 begin
-  if v_org is not null then
-    select o.plan into v_plan from public.organizations o where o.id = v_org;
-  end if;
   select r.* into v_policy
   from public.rate_limit_policies r
   where r.endpoint in (p_endpoint, '*')
     and (r.api_key_id is null or r.api_key_id = v_key)
     and (r.org_id is null or r.org_id = v_org)
-    and (r.plan is null or r.plan = v_plan)
+    and (r.plan is null
+         or r.plan = (select o.plan from public.organizations o where o.id = v_org))
     and case r.scope
           when 'org' then v_org is not null
           when 'api_key' then v_key is not null
