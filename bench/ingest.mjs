@@ -39,7 +39,7 @@ const EVENTS = [
  * whom identify later (linking their device to a user, merging when that user
  * already has a profile from another device); 40% from signed-in users.
  */
-function makeWorkload(seed) {
+export function makeWorkload(seed) {
   let n = 0;
   const pick = (list) => list[Math.floor(Math.random() * list.length)];
   const context = (i) => ({
