@@ -41,6 +41,18 @@ function clusterSettings({ durable }) {
     "cron.database_name = 'postgres'",
     "timezone = 'UTC'",
     "log_timezone = 'UTC'",
+    // Memory and WAL as Supabase configures a 2-core, 4 GB compute instance;
+    // Postgres's own defaults (128 MB of buffers, a checkpoint every 1 GB of
+    // WAL) are sized for a laptop, and ingestion outgrows them in a minute.
+    "shared_buffers = '1GB'",
+    "effective_cache_size = '3GB'",
+    "work_mem = '5MB'",
+    "maintenance_work_mem = '256MB'",
+    "wal_buffers = '16MB'",
+    "min_wal_size = '1GB'",
+    "max_wal_size = '4GB'",
+    "checkpoint_completion_target = 0.9",
+    "random_page_cost = 1.1",
   ];
   if (!durable) {
     lines.push(
