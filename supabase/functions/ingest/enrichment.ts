@@ -40,22 +40,48 @@ export function correctTimestamp(
   return new Date(original.getTime() - skew);
 }
 
-function urlParams(url: string | undefined): URLSearchParams | null {
+// Bounded memo for pure parses that traffic repeats (user agents, page and
+// referrer URLs): the oldest entry goes when the map is full.
+function remember<V>(
+  cache: Map<string, V>,
+  key: string,
+  value: V,
+  max: number,
+) {
+  if (cache.size >= max) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+  return value;
+}
+
+type ParsedUrl = { params: URLSearchParams; host: string };
+// A message names its page URL up to four times (UTM, click ids, host) and
+// sites have few pages: parsing each URL once saves most of a message's cost.
+const URL_CACHE_SIZE = 2000;
+const urlCache = new Map<string, ParsedUrl | null>();
+
+function parseUrl(url: string | undefined): ParsedUrl | null {
   if (!url) return null;
+  const cached = urlCache.get(url);
+  if (cached !== undefined) return cached;
+  let parsed: ParsedUrl | null = null;
   try {
-    return new URL(url).searchParams;
+    const u = new URL(url);
+    parsed = {
+      params: u.searchParams,
+      host: u.hostname.toLowerCase().replace(/^www\./, ""),
+    };
   } catch {
-    return null;
+    parsed = null;
   }
+  return remember(urlCache, url, parsed, URL_CACHE_SIZE);
+}
+
+function urlParams(url: string | undefined): URLSearchParams | null {
+  return parseUrl(url)?.params ?? null;
 }
 
 function hostOf(url: string | undefined): string | null {
-  if (!url) return null;
-  try {
-    return new URL(url).hostname.toLowerCase().replace(/^www\./, "");
-  } catch {
-    return null;
-  }
+  return parseUrl(url)?.host ?? null;
 }
 
 /** UTM fields from context.campaign, else from the page URL's utm_* parameters. */
@@ -160,11 +186,7 @@ export function parseUserAgent(userAgent: string | undefined): Device {
     // ua-parser-js leaves desktops without a device type.
     deviceType: ua.device.type ?? (ua.os.name ? "desktop" : null),
   };
-  if (uaCache.size >= UA_CACHE_SIZE) {
-    uaCache.delete(uaCache.keys().next().value!);
-  }
-  uaCache.set(userAgent, device);
-  return device;
+  return remember(uaCache, userAgent, device, UA_CACHE_SIZE);
 }
 
 export type Identifier = { type: string; value: string };
