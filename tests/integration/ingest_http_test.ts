@@ -1,5 +1,6 @@
-// Ingestion over HTTP as SDKs use it: the official Segment Node SDK, RudderStack's
-// wire format, hostile input, idempotency and tenant isolation.
+// Ingestion over HTTP as SDKs use it: the official Segment and RudderStack Node
+// SDKs, RudderStack's gzip wire format, hostile input, idempotency and tenant
+// isolation.
 import assert from "node:assert/strict";
 import { Analytics } from "@segment/analytics-node";
 import { adminSql, client, createUser } from "../support/stack.ts";
@@ -105,11 +106,119 @@ Deno.test("a realistic session through the official Segment SDK", async () => {
   }
 });
 
+Deno.test("a realistic session through the official RudderStack SDK", async () => {
+  const sql = adminSql();
+  try {
+    const target = await createIngestTarget(sql, "rudder-sdk");
+    const base = Date.now() - 60_000;
+    const at = (i: number) => new Date(base + i * 1000).toISOString();
+    const viewed = {
+      anonymousId: "rs-visitor",
+      event: "Product Viewed",
+      properties: { sku: "A-1" },
+      timestamp: at(1),
+      messageId: "rs-repeated",
+    };
+    const calls = [
+      ["page", {
+        anonymousId: "rs-visitor",
+        name: "Home",
+        timestamp: at(0),
+        context: {
+          page: {
+            url:
+              "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand",
+          },
+        },
+      }],
+      ["track", viewed],
+      // An SDK retry of the same message: accepted again, stored once.
+      ["track", viewed],
+      ["identify", {
+        anonymousId: "rs-visitor",
+        userId: "rs-user",
+        traits: { email: "Lee@Shop.example", name: "Lee" },
+        timestamp: at(2),
+      }],
+      ["track", {
+        anonymousId: "rs-phone",
+        event: "App Opened",
+        timestamp: at(3),
+      }],
+      ["alias", {
+        previousId: "rs-phone",
+        userId: "rs-user",
+        timestamp: at(4),
+      }],
+    ];
+    // The SDK's defaults: gzip, Basic auth with the write key, POST
+    // {dataPlaneUrl}/v1/batch.
+    const child = new Deno.Command("node", {
+      args: [
+        new URL("../support/rudder_sdk_client.mjs", import.meta.url).pathname,
+      ],
+      env: {
+        RUDDER_DATA_PLANE_URL: target.url,
+        RUDDER_WRITE_KEY: target.writeKey,
+      },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(JSON.stringify(calls)));
+    await writer.close();
+    const out = await child.output();
+    const report = new TextDecoder().decode(out.stdout);
+    assert.equal(
+      out.code,
+      0,
+      `${report} ${new TextDecoder().decode(out.stderr)}`,
+    );
+    assert.deepEqual(JSON.parse(report).errors, []);
+
+    const events = await sql`
+      select e.type, e.event, e.channel, e.message_id, coalesce(p.merged_into, p.id) as survivor
+      from public.events e join public.profiles p on p.org_id = e.org_id and p.id = e.profile_id
+      where e.org_id = ${target.orgId} order by e.timestamp`;
+    assert.deepEqual(events.map((e) => `${e.type}:${e.event ?? ""}`), [
+      "page:Home",
+      "track:Product Viewed",
+      "identify:",
+      "track:App Opened",
+      "alias:",
+    ]);
+    assert.equal(events[0].channel, "paid_search");
+    assert.equal(
+      events.filter((e) => e.message_id === "rs-repeated").length,
+      1,
+      "a repeated messageId is stored once",
+    );
+    assert.equal(new Set(events.map((e) => e.survivor)).size, 1);
+    const identities = await sql`
+      select type || '=' || value as id from public.identities
+      where org_id = ${target.orgId} order by type, value`;
+    assert.deepEqual(identities.map((i) => i.id), [
+      "anonymous_id=rs-phone",
+      "anonymous_id=rs-visitor",
+      "email=lee@shop.example",
+      "user_id=rs-user",
+    ]);
+    const [profile] = await sql`
+      select name, email, event_count from public.profiles
+      where org_id = ${target.orgId} and merged_into is null`;
+    assert.equal(profile.name, "Lee");
+    assert.equal(profile.email, "Lee@Shop.example");
+    assert.equal(Number(profile.event_count), 5);
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("RudderStack's wire format: gzip batch with Basic auth", async () => {
-  // RudderStack's Node SDK cannot be installed from this machine's registry (its
-  // optional queue dependency pulls platform binaries the registry lacks), so
-  // this sends exactly what it sends: POST {dataPlaneUrl}/v1/batch, Basic auth
-  // with the write key, a gzipped {batch, sentAt} body.
+  // What the SDK sends, by hand, so the envelope is pinned down: POST
+  // {dataPlaneUrl}/v1/batch, Basic auth with the write key, a gzipped
+  // {batch, sentAt} body.
   const sql = adminSql();
   try {
     const target = await createIngestTarget(sql, "rudder");

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   classifyChannel,
   correctTimestamp,
+  eventTime,
   extractIdentifiers,
   extractUtm,
   parseUserAgent,
@@ -25,6 +26,32 @@ Deno.test("clock skew: receivedAt - (sentAt - timestamp)", () => {
       .toISOString(),
     "2026-11-21T11:00:00.000Z",
   );
+});
+
+Deno.test("a timestamp set beside the SDK's originalTimestamp is kept as sent", () => {
+  const received = new Date("2026-11-21T12:00:00.000Z");
+  const sentAt = "2026-11-21T12:10:00.000Z";
+  // RudderStack's SDK stamps originalTimestamp; the caller imports history.
+  assert.equal(
+    eventTime(
+      {
+        originalTimestamp: "2026-11-21T12:09:59.000Z",
+        timestamp: "2025-06-01T08:00:00.000Z",
+      },
+      sentAt,
+      received,
+    ).toISOString(),
+    "2025-06-01T08:00:00.000Z",
+  );
+  // Alone, either one is the device's clock and is corrected for its skew.
+  for (const key of ["originalTimestamp", "timestamp"]) {
+    assert.equal(
+      eventTime({ [key]: "2026-11-21T12:05:00.000Z" }, sentAt, received)
+        .toISOString(),
+      "2026-11-21T11:55:00.000Z",
+    );
+  }
+  assert.equal(eventTime({}, sentAt, received), received);
 });
 
 Deno.test("UTM comes from context.campaign, else from the page URL", () => {

@@ -40,6 +40,26 @@ export function correctTimestamp(
   return new Date(original.getTime() - skew);
 }
 
+/**
+ * When a message happened. A timestamp set beside the originalTimestamp that
+ * RudderStack's SDKs always stamp was set by the caller (a historical import,
+ * say) and is kept as sent, as RudderStack and Segment keep a manually set
+ * timestamp. Otherwise the client's time (originalTimestamp, or the timestamp
+ * Segment's libraries stamp) is corrected for the device clock's skew.
+ */
+export function eventTime(
+  m: { timestamp?: string; originalTimestamp?: string },
+  sentAt: string | undefined,
+  receivedAt: Date,
+): Date {
+  if (m.originalTimestamp && m.timestamp) return new Date(m.timestamp);
+  return correctTimestamp(
+    m.originalTimestamp ?? m.timestamp,
+    sentAt,
+    receivedAt,
+  );
+}
+
 // Bounded memo for pure parses that traffic repeats (user agents, page and
 // referrer URLs): the oldest entry goes when the map is full.
 function remember<V>(
@@ -232,7 +252,7 @@ export function toStoredMessage(
   const properties = obj(message.properties);
   const sentAt = message.sentAt ?? envelope.sentAt;
   const originalTimestamp = message.originalTimestamp ?? message.timestamp;
-  const timestamp = correctTimestamp(originalTimestamp, sentAt, receivedAt);
+  const timestamp = eventTime(message, sentAt, receivedAt);
   const utm = extractUtm(context);
   const device = parseUserAgent(str(context.userAgent));
   const revenue = num(properties.revenue);
