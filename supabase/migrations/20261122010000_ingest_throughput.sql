@@ -166,7 +166,10 @@ declare
   v_today date := (now() at time zone 'UTC')::date;
   v_msgs private.ingest_message[];
   v_accepted int;
-  v_group record;
+  -- identifier sets that need a decision (links, merges, limits), in order
+  v_decide_ids jsonb[];
+  v_decide_at timestamptz[];
+  v_decide_message text[];
   -- identifier set -> profile, for every set of the batch
   v_set_ids jsonb[] := '{}';
   v_set_pid uuid[] := '{}';
@@ -176,8 +179,8 @@ declare
   v_new_value text[];
   v_new_at timestamptz[];
   v_existing uuid[];
-  v_merged record;
-  v_remapped boolean := false;
+  v_merged_from uuid[];
+  v_merged_to uuid[];
   v_day timestamptz;
 begin
   -- SETTINGS
@@ -279,26 +282,25 @@ begin
   -- rest (links, merges, limits) go one by one through resolve_profile, in the
   -- order they first appear. Identities always name a live profile (merges move
   -- them to the survivor), so the owner is read from identities alone.
-  for v_group in
-    with grp as (
-      select m.ids, min(m.pos) as first, min(m.ts) as at,
-             (array_agg(m.message_id order by m.pos))[1] as message_id
-      from unnest(v_msgs) m
-      where m.ids <> '[]'
-      group by m.ids
-    ), idf as (
-      select g.ids, x ->> 'type' as type, x ->> 'value' as value, o.profile_id
-      from grp g
-      cross join lateral jsonb_array_elements(g.ids) x
-      left join lateral (
-        select i.profile_id from public.identities i
-        where i.org_id = p_org_id and i.type = x ->> 'type' and i.value = x ->> 'value'
-        offset 0 -- optimization fence: an index probe per identifier
-      ) o on true
-    ), shared as (
-      -- identifiers that occur in more than one set of this batch
-      select type, value from idf group by type, value having count(*) > 1
-    )
+  with grp as (
+    select m.ids, min(m.pos) as first, min(m.ts) as at,
+           (array_agg(m.message_id order by m.pos))[1] as message_id
+    from unnest(v_msgs) m
+    where m.ids <> '[]'
+    group by m.ids
+  ), idf as (
+    select g.ids, x ->> 'type' as type, x ->> 'value' as value, o.profile_id
+    from grp g
+    cross join lateral jsonb_array_elements(g.ids) x
+    left join lateral (
+      select i.profile_id from public.identities i
+      where i.org_id = p_org_id and i.type = x ->> 'type' and i.value = x ->> 'value'
+      offset 0 -- optimization fence: an index probe per identifier
+    ) o on true
+  ), shared as (
+    -- identifiers that occur in more than one set of this batch
+    select type, value from idf group by type, value having count(*) > 1
+  ), planned as (
     select g.ids, g.first, g.at, g.message_id,
            case
              when count(*) filter (where f.profile_id is null) = 0 and count(distinct f.profile_id) = 1
@@ -312,24 +314,31 @@ begin
            min(f.profile_id::text)::uuid as owner, min(f.type) as type, min(f.value) as value
     from grp g join idf f on f.ids = g.ids
     group by g.ids, g.first, g.at, g.message_id
-    order by g.first
-  loop
-    if v_group.kind = 'known' then
-      v_set_ids := array_append(v_set_ids, v_group.ids);
-      v_set_pid := array_append(v_set_pid, v_group.owner);
-    elsif v_group.kind = 'new' then
-      -- inserted whole with the profile fold below
-      v_set_ids := array_append(v_set_ids, v_group.ids);
-      v_set_pid := array_append(v_set_pid, gen_random_uuid());
-      v_new_pid := array_append(v_new_pid, v_set_pid[cardinality(v_set_pid)]);
-      v_new_type := array_append(v_new_type, v_group.type);
-      v_new_value := array_append(v_new_value, v_group.value);
-      v_new_at := array_append(v_new_at, v_group.at);
-    else
-      v_set_ids := array_append(v_set_ids, v_group.ids);
-      v_set_pid := array_append(v_set_pid, private.resolve_profile(p_org_id, v_group.ids, v_limits, p_source_id,
-                                                        v_group.at, v_group.message_id));
-    end if;
+  ), assigned as (
+    -- a volatile id, so computed once per set (the CTE is not inlined)
+    select p.*, case p.kind when 'known' then p.owner when 'new' then gen_random_uuid() end as pid
+    from planned p
+  )
+  select array_agg(a.ids) filter (where a.kind <> 'decide'),
+         array_agg(a.pid) filter (where a.kind <> 'decide'),
+         -- new lone identifiers: a profile each, inserted whole with the fold below
+         array_agg(a.pid) filter (where a.kind = 'new'),
+         array_agg(a.type) filter (where a.kind = 'new'),
+         array_agg(a.value) filter (where a.kind = 'new'),
+         array_agg(a.at) filter (where a.kind = 'new'),
+         array_agg(a.ids order by a.first) filter (where a.kind = 'decide'),
+         array_agg(a.at order by a.first) filter (where a.kind = 'decide'),
+         array_agg(a.message_id order by a.first) filter (where a.kind = 'decide')
+    into v_set_ids, v_set_pid, v_new_pid, v_new_type, v_new_value, v_new_at,
+         v_decide_ids, v_decide_at, v_decide_message
+  from assigned a;
+
+  -- the rest, one decision at a time
+  for i in 1 .. coalesce(cardinality(v_decide_ids), 0) loop
+    v_set_ids := array_append(v_set_ids, v_decide_ids[i]);
+    v_set_pid := array_append(v_set_pid, private.resolve_profile(p_org_id, v_decide_ids[i], v_limits,
+                                                                 p_source_id, v_decide_at[i],
+                                                                 v_decide_message[i]));
   end loop;
 
   -- PROFILES that exist: lock them in id order (no deadlock between batches).
@@ -337,18 +346,19 @@ begin
   -- may have merged one: everything below writes to the survivors.
   v_existing := array(select distinct p from unnest(v_set_pid) p
                       where p <> all (coalesce(v_new_pid, '{}')) order by 1);
-  for v_merged in
+  select array_agg(l.id) filter (where l.merged_into is not null),
+         array_agg(l.merged_into) filter (where l.merged_into is not null)
+    into v_merged_from, v_merged_to
+  from (
     select p.id, p.merged_into from public.profiles p
     where p.org_id = p_org_id and p.id = any (v_existing)
     order by p.id
     for no key update
-  loop
-    if v_merged.merged_into is not null then
-      v_set_pid := array_replace(v_set_pid, v_merged.id, v_merged.merged_into);
-      v_remapped := true;
-    end if;
-  end loop;
-  if v_remapped then
+  ) l;
+  if v_merged_from is not null then
+    select array_agg(coalesce(r.survivor, s.pid) order by s.n) into v_set_pid
+    from unnest(v_set_pid) with ordinality s (pid, n)
+    left join unnest(v_merged_from, v_merged_to) r (id, survivor) on r.id = s.pid;
     -- Survivors found through merged_into, locked in id order too.
     v_existing := array(select distinct p from unnest(v_set_pid) p
                         where p <> all (coalesce(v_new_pid, '{}')) order by 1);
