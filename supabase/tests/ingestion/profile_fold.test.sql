@@ -2,9 +2,10 @@
 -- inserted whole, an existing one is updated once, counts add up per type and
 -- across batches, names join as concat_ws would, updated_at is still stamped
 -- (and a forged one overwritten), merged profiles hand their events to the
--- survivor, and deleting an organization still removes its identities.
+-- survivor and are audited as the batch commits, and deleting an organization
+-- still removes its identities.
 begin;
-select plan(14);
+select plan(17);
 
 insert into public.organizations (id, name, slug) values ('13131313-0000-4000-8000-000000000001', 'Fold', 'fold');
 insert into public.sources (org_id, id, name) values
@@ -87,6 +88,18 @@ select is((pg_temp.profile_of('anonymous_id', 'v-4')).id, (pg_temp.profile_of('u
   'the visitor joins the user''s profile');
 select is((pg_temp.profile_of('user_id', 'u-9')).event_count, 4::bigint,
   'the survivor counts every event of both, none lost to the merged profile');
+
+-- MERGES ARE AUDITED AT COMMIT (the constraint trigger is deferred).
+select is((select count(*)::int from public.audit_log
+           where org_id = '13131313-0000-4000-8000-000000000001' and action = 'profile_merges.insert'), 0,
+  'a merge is not audited while its batch is still open');
+set constraints public.profile_merges_audit immediate;
+select is((select count(*)::int from public.audit_log
+           where org_id = '13131313-0000-4000-8000-000000000001' and action = 'profile_merges.insert'), 1,
+  'and is audited, once, as it commits');
+select is((select after ->> 'winner_id' from public.audit_log
+           where org_id = '13131313-0000-4000-8000-000000000001' and action = 'profile_merges.insert'),
+  (pg_temp.profile_of('user_id', 'u-9')).id::text, 'naming the survivor');
 
 -- DELETING AN ORGANIZATION removes its identities through its profiles.
 select private.ingest_batch('13131313-0000-4000-8000-000000000001', '13131313-0000-4000-8000-0000000000a1',
