@@ -151,4 +151,20 @@ as $$
   )
 $$;
 
+-- One message as the ingest function hands it to private.ingest_batch: type,
+-- message id, seconds after a fixed start (2026-11-20 10:00 UTC), identifiers
+-- as sent, and any other fields.
+create or replace function tests.ingest_message(p_type text, p_id text, p_sec int, p_ids jsonb,
+                                                p_extra jsonb default '{}')
+returns jsonb
+language sql
+as $$
+  select jsonb_build_object(
+    'message_id', p_id, 'type', p_type,
+    'timestamp', to_char((timestamptz '2026-11-20 10:00:00+00' + make_interval(secs => p_sec)) at time zone 'UTC',
+                         'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    'received_at', '2026-11-20T12:00:00Z',
+    'identifiers', p_ids) || p_extra
+$$;
+
 grant execute on all functions in schema tests to anon, authenticated, service_role;

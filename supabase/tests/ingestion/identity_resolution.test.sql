@@ -9,15 +9,6 @@ insert into public.organizations (id, name, slug) values ('12121212-0000-4000-80
 insert into public.sources (org_id, id, name) values
   ('12121212-0000-4000-8000-000000000001', '12121212-0000-4000-8000-0000000000a1', 'Web');
 
--- One message: type, message id, seconds after a fixed start, identifiers, extras.
-create function pg_temp.msg(p_type text, p_id text, p_sec int, p_ids jsonb, p_extra jsonb default '{}')
-returns jsonb language sql as $$
-  select jsonb_build_object(
-    'message_id', p_id, 'type', p_type,
-    'timestamp', to_char((timestamptz '2026-11-20 10:00:00+00' + make_interval(secs => p_sec)) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-    'received_at', '2026-11-20T12:00:00Z',
-    'identifiers', p_ids) || p_extra
-$$;
 create function pg_temp.ingest(variadic p_msgs jsonb[]) returns jsonb language sql as $$
   select private.ingest_batch('12121212-0000-4000-8000-000000000001', '12121212-0000-4000-8000-0000000000a1',
                               to_jsonb(p_msgs))
@@ -32,9 +23,9 @@ create function pg_temp.live_profiles() returns bigint language sql as $$
 $$;
 
 -- NEW, THEN ATTACH
-select pg_temp.ingest(pg_temp.msg('page', 'p1', 0, '[{"type": "anonymous_id", "value": "anon-1"}]'));
+select pg_temp.ingest(tests.ingest_message('page', 'p1', 0, '[{"type": "anonymous_id", "value": "anon-1"}]'));
 select is(pg_temp.live_profiles(), 1::bigint, 'an unknown anonymous visitor gets a new profile');
-select pg_temp.ingest(pg_temp.msg('identify', 'i1', 60,
+select pg_temp.ingest(tests.ingest_message('identify', 'i1', 60,
   '[{"type": "anonymous_id", "value": "anon-1"}, {"type": "user_id", "value": "u-1"},
     {"type": "email", "value": "  Ann.Lee@Example.COM "}]',
   '{"traits": {"email": "Ann.Lee@Example.COM", "plan": "free"}}'));
@@ -45,9 +36,9 @@ select is((select traits ->> 'plan' from public.profiles where id = pg_temp.owne
   'identify traits land on the profile');
 
 -- MERGE: a second anonymous profile meets the known user.
-select pg_temp.ingest(pg_temp.msg('page', 'p2', 120, '[{"type": "anonymous_id", "value": "anon-2"}]'));
+select pg_temp.ingest(tests.ingest_message('page', 'p2', 120, '[{"type": "anonymous_id", "value": "anon-2"}]'));
 select is(pg_temp.live_profiles(), 2::bigint, 'another visitor is another profile');
-select pg_temp.ingest(pg_temp.msg('identify', 'i2', 180,
+select pg_temp.ingest(tests.ingest_message('identify', 'i2', 180,
   '[{"type": "anonymous_id", "value": "anon-2"}, {"type": "user_id", "value": "u-1"}]'));
 select is(pg_temp.live_profiles(), 1::bigint, 'when identifiers of two profiles meet, they merge');
 select is(pg_temp.owner('anonymous_id', 'anon-2'), pg_temp.owner('user_id', 'u-1'),
@@ -59,7 +50,7 @@ select is((select event_count from public.profiles where id = pg_temp.owner('use
   'the survivor counts the merged profile''s events');
 
 -- LIMITS: one user_id per profile. A shared device must not fuse two people.
-select pg_temp.ingest(pg_temp.msg('identify', 'i3', 240,
+select pg_temp.ingest(tests.ingest_message('identify', 'i3', 240,
   '[{"type": "user_id", "value": "u-2"}, {"type": "anonymous_id", "value": "anon-1"}]'));
 select isnt(pg_temp.owner('user_id', 'u-2'), pg_temp.owner('user_id', 'u-1'),
   'a second user_id on the same device resolves to its own profile');
@@ -72,7 +63,7 @@ select is((select profile_id from public.events where message_id = 'i3'), pg_tem
   'the event goes to the profile it was matched to');
 
 -- BLOCKED VALUES
-select pg_temp.ingest(pg_temp.msg('track', 't-blocked', 300,
+select pg_temp.ingest(tests.ingest_message('track', 't-blocked', 300,
   '[{"type": "user_id", "value": "undefined"}, {"type": "anonymous_id", "value": "00000000-0000-0000-0000-000000000000"}]',
   '{"event": "Clicked"}'));
 select is((select count(*)::int from public.identities where value in ('undefined', '00000000-0000-0000-0000-000000000000')), 0,
@@ -81,11 +72,11 @@ select is((select profile_id from public.events where message_id = 't-blocked'),
   'a message with only blocked identifiers is stored without a profile');
 insert into public.identity_settings (org_id, blocked_values, fold_gmail_addresses)
 values ('12121212-0000-4000-8000-000000000001', '{QA-Tester}', true);
-select pg_temp.ingest(pg_temp.msg('track', 't-qa', 310, '[{"type": "user_id", "value": "qa-tester"}]', '{"event": "x"}'));
+select pg_temp.ingest(tests.ingest_message('track', 't-qa', 310, '[{"type": "user_id", "value": "qa-tester"}]', '{"event": "x"}'));
 select is(pg_temp.owner('user_id', 'qa-tester'), null, 'per-organization blocked values apply, case-insensitively');
 
 -- NORMALIZATION
-select pg_temp.ingest(pg_temp.msg('identify', 'i-gmail', 320,
+select pg_temp.ingest(tests.ingest_message('identify', 'i-gmail', 320,
   '[{"type": "user_id", "value": "u-3"}, {"type": "email", "value": "J.Doe+promo@GMail.com"},
     {"type": "phone", "value": "+1 (415) 555-0100"}]'));
 select isnt(pg_temp.owner('email', 'jdoe@gmail.com'), null, 'Gmail dots and +tags fold when the organization asks');
@@ -94,29 +85,29 @@ select is(private.normalize_identifier('phone', '0044 20 7946 0958'), '+44207946
   'an international 00 prefix becomes +');
 
 -- ALIAS: previousId joins the new userId.
-select pg_temp.ingest(pg_temp.msg('page', 'p-9', 400, '[{"type": "anonymous_id", "value": "anon-9"}]'));
-select pg_temp.ingest(pg_temp.msg('alias', 'a-9', 410,
+select pg_temp.ingest(tests.ingest_message('page', 'p-9', 400, '[{"type": "anonymous_id", "value": "anon-9"}]'));
+select pg_temp.ingest(tests.ingest_message('alias', 'a-9', 410,
   '[{"type": "user_id", "value": "u-9"}, {"type": "previous_id", "value": "anon-9"}]'));
 select is(pg_temp.owner('user_id', 'u-9'), pg_temp.owner('anonymous_id', 'anon-9'),
   'alias links the previous id to the user id');
 
 -- IDEMPOTENCY
-select is(pg_temp.ingest(pg_temp.msg('page', 'p1', 0, '[{"type": "anonymous_id", "value": "anon-1"}]')) ->> 'duplicates',
+select is(pg_temp.ingest(tests.ingest_message('page', 'p1', 0, '[{"type": "anonymous_id", "value": "anon-1"}]')) ->> 'duplicates',
   '1', 'a repeated messageId is acknowledged as a duplicate');
 select is((select count(*)::int from public.events where message_id = 'p1'), 1, 'and stored once');
 
 -- TRAITS: latest timestamp wins per key; $unset removes.
-select pg_temp.ingest(pg_temp.msg('identify', 'i-old', 30,
+select pg_temp.ingest(tests.ingest_message('identify', 'i-old', 30,
   '[{"type": "user_id", "value": "u-1"}]', '{"traits": {"plan": "trial", "company": "Acme"}}'));
 select is((select traits - 'email' from public.profiles where id = pg_temp.owner('user_id', 'u-1')),
   '{"plan": "free", "company": "Acme"}'::jsonb, 'an older value does not overwrite a newer one; new keys merge in');
-select pg_temp.ingest(pg_temp.msg('identify', 'i-unset', 500,
+select pg_temp.ingest(tests.ingest_message('identify', 'i-unset', 500,
   '[{"type": "user_id", "value": "u-1"}]', '{"traits": {"$unset": ["company"]}}'));
 select ok(not ((select traits from public.profiles where id = pg_temp.owner('user_id', 'u-1')) ? 'company'),
   '$unset removes a trait');
 
 -- ENGAGEMENT AND LIFECYCLE
-select pg_temp.ingest(pg_temp.msg('track', 't-buy', 600, '[{"type": "user_id", "value": "u-1"}]',
+select pg_temp.ingest(tests.ingest_message('track', 't-buy', 600, '[{"type": "user_id", "value": "u-1"}]',
   '{"event": "Order Completed", "revenue": 99.5}'));
 select results_eq(
   $$ select lifecycle_stage::text, revenue, engagement_score > 0 from public.profiles

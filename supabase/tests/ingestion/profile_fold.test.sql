@@ -11,14 +11,6 @@ insert into public.organizations (id, name, slug) values ('13131313-0000-4000-80
 insert into public.sources (org_id, id, name) values
   ('13131313-0000-4000-8000-000000000001', '13131313-0000-4000-8000-0000000000a1', 'Web');
 
-create function pg_temp.msg(p_type text, p_id text, p_sec int, p_ids jsonb, p_extra jsonb default '{}')
-returns jsonb language sql as $$
-  select jsonb_build_object(
-    'message_id', p_id, 'type', p_type,
-    'timestamp', to_char((timestamptz '2026-11-20 10:00:00+00' + make_interval(secs => p_sec)) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-    'received_at', '2026-11-20T12:00:00Z',
-    'identifiers', p_ids) || p_extra
-$$;
 create function pg_temp.ingest(variadic p_msgs jsonb[]) returns jsonb language sql as $$
   select private.ingest_batch('13131313-0000-4000-8000-000000000001', '13131313-0000-4000-8000-0000000000a1',
                               to_jsonb(p_msgs))
@@ -32,10 +24,10 @@ $$;
 -- A NEW PROFILE, WHOLE: three events of one new visitor in one batch (one
 -- identifier set, so one profile made with the batch's aggregates).
 select pg_temp.ingest(
-  pg_temp.msg('page', 'n1', 0, '[{"type": "anonymous_id", "value": "v-1"}]',
+  tests.ingest_message('page', 'n1', 0, '[{"type": "anonymous_id", "value": "v-1"}]',
               '{"channel": "email", "utm_source": "newsletter", "utm_medium": "email"}'),
-  pg_temp.msg('track', 'n2', 10, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Viewed"}'),
-  pg_temp.msg('track', 'n3', 20, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Bought", "revenue": 12}'));
+  tests.ingest_message('track', 'n2', 10, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Viewed"}'),
+  tests.ingest_message('track', 'n3', 20, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Bought", "revenue": 12}'));
 select results_eq(
   $$ select event_count, event_counts, revenue, first_seen_at, last_seen_at, lifecycle_stage::text,
             first_touch ->> 'channel', engagement_at
@@ -54,21 +46,21 @@ alter table public.profiles disable trigger profiles_set_updated_at;
 update public.profiles set updated_at = '2000-01-01' where id = (pg_temp.profile_of('anonymous_id', 'v-1')).id;
 alter table public.profiles enable trigger profiles_set_updated_at;
 select pg_temp.ingest(
-  pg_temp.msg('track', 'e1', 30, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Viewed"}'),
-  pg_temp.msg('screen', 'e2', 40, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Home"}'));
+  tests.ingest_message('track', 'e1', 30, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Viewed"}'),
+  tests.ingest_message('screen', 'e2', 40, '[{"type": "anonymous_id", "value": "v-1"}]', '{"event": "Home"}'));
 select is((pg_temp.profile_of('anonymous_id', 'v-1')).event_counts, '{"page": 1, "track": 3, "screen": 1}'::jsonb,
   'a later batch adds its counts type by type');
 select is((pg_temp.profile_of('anonymous_id', 'v-1')).event_count, 5::bigint, 'and to the total');
 select is((pg_temp.profile_of('anonymous_id', 'v-1')).updated_at, now(), 'ingestion stamps updated_at');
 
 -- NAMES join as concat_ws(' ', ...) would: missing parts are skipped.
-select pg_temp.ingest(pg_temp.msg('identify', 'nm1', 50,
+select pg_temp.ingest(tests.ingest_message('identify', 'nm1', 50,
   '[{"type": "anonymous_id", "value": "v-2"}]', '{"traits": {"firstName": "Ada", "last_name": "Byron"}}'));
 select is((pg_temp.profile_of('anonymous_id', 'v-2')).name, 'Ada Byron', 'first and last name, whichever spelling');
-select pg_temp.ingest(pg_temp.msg('identify', 'nm2', 60,
+select pg_temp.ingest(tests.ingest_message('identify', 'nm2', 60,
   '[{"type": "anonymous_id", "value": "v-2"}]', '{"traits": {"name": "Countess of Lovelace"}}'));
 select is((pg_temp.profile_of('anonymous_id', 'v-2')).name, 'Countess of Lovelace', 'name wins over its parts');
-select pg_temp.ingest(pg_temp.msg('identify', 'nm3', 70,
+select pg_temp.ingest(tests.ingest_message('identify', 'nm3', 70,
   '[{"type": "anonymous_id", "value": "v-3"}]', '{"traits": {"lastName": "  Hopper  "}}'));
 select is((pg_temp.profile_of('anonymous_id', 'v-3')).name, 'Hopper', 'a lone part, trimmed');
 
@@ -78,12 +70,12 @@ where id = (pg_temp.profile_of('anonymous_id', 'v-3')).id;
 select is((pg_temp.profile_of('anonymous_id', 'v-3')).updated_at, now(), 'a forged updated_at is overwritten');
 
 -- A MERGE IN THE BATCH: the earlier message's events follow to the survivor.
-select pg_temp.ingest(pg_temp.msg('page', 'm0', 80, '[{"type": "user_id", "value": "u-9"}]'));
+select pg_temp.ingest(tests.ingest_message('page', 'm0', 80, '[{"type": "user_id", "value": "u-9"}]'));
 select pg_temp.ingest(
-  pg_temp.msg('track', 'm1', 90, '[{"type": "anonymous_id", "value": "v-4"}]', '{"event": "Viewed"}'),
-  pg_temp.msg('identify', 'm2', 100,
+  tests.ingest_message('track', 'm1', 90, '[{"type": "anonymous_id", "value": "v-4"}]', '{"event": "Viewed"}'),
+  tests.ingest_message('identify', 'm2', 100,
     '[{"type": "user_id", "value": "u-9"}, {"type": "anonymous_id", "value": "v-4"}]'),
-  pg_temp.msg('track', 'm3', 110, '[{"type": "anonymous_id", "value": "v-4"}]', '{"event": "Viewed"}'));
+  tests.ingest_message('track', 'm3', 110, '[{"type": "anonymous_id", "value": "v-4"}]', '{"event": "Viewed"}'));
 select is((pg_temp.profile_of('anonymous_id', 'v-4')).id, (pg_temp.profile_of('user_id', 'u-9')).id,
   'the visitor joins the user''s profile');
 select is((pg_temp.profile_of('user_id', 'u-9')).event_count, 4::bigint,
@@ -103,7 +95,7 @@ select is((select after ->> 'winner_id' from public.audit_log
 
 -- DELETING AN ORGANIZATION removes its identities through its profiles.
 select private.ingest_batch('13131313-0000-4000-8000-000000000001', '13131313-0000-4000-8000-0000000000a1',
-  jsonb_build_array(pg_temp.msg('page', 'd1', 120, '[{"type": "anonymous_id", "value": "v-5"}]')));
+  jsonb_build_array(tests.ingest_message('page', 'd1', 120, '[{"type": "anonymous_id", "value": "v-5"}]')));
 delete from public.organizations where id = '13131313-0000-4000-8000-000000000001';
 select is((select count(*)::int from public.identities where org_id = '13131313-0000-4000-8000-000000000001'), 0,
   'no identity outlives its organization');
