@@ -39,9 +39,12 @@ select is(
    where n.nspname in ('public', 'private')
      and not exists (
        select 1 from unnest(coalesce(p.proconfig, '{}')) c where c like 'search_path=%')
-     -- Inlinable helpers are exempt: IMMUTABLE SQL, not security definer.
+     -- Inlinable helpers are exempt: IMMUTABLE SQL, not security definer, and
+     -- private.uuid_v7 (volatile SQL, inlined into the column defaults that call
+     -- it; uuid_v7.test.sql checks that it is).
      and not (p.prolang = (select oid from pg_language where lanname = 'sql')
-              and p.provolatile = 'i' and not p.prosecdef)
+              and not p.prosecdef
+              and (p.provolatile = 'i' or p.oid = 'private.uuid_v7()'::regprocedure))
      and p.proname <> 'tmp_probe'),
   null::text[],
   'every function in public and private pins its search_path, but inlinable immutable SQL helpers');

@@ -1,6 +1,6 @@
 -- private.uuid_v7, the time-ordered ids of profiles and identities (RFC 9562).
 begin;
-select plan(5);
+select plan(7);
 
 select is(substr(private.uuid_v7()::text, 15, 1), '7', 'the version nibble is 7');
 select ok(substr(private.uuid_v7()::text, 20, 1) in ('8', '9', 'a', 'b'), 'the variant is RFC 9562''s');
@@ -18,6 +18,27 @@ values ('14141414-0000-4000-8000-000000000001', now(), now());
 select is((select substr(id::text, 15, 1) from public.profiles
            where org_id = '14141414-0000-4000-8000-000000000001'), '7',
   'profiles get one by default');
+
+-- Inlined, not called: a SQL function the planner cannot inline is parsed and
+-- planned again in every statement that calls it (20261122020000).
+create function pg_temp.verbose_plan(p_query text) returns text language plpgsql as $$
+declare
+  v_line text;
+  v_plan text := '';
+begin
+  for v_line in execute 'explain (verbose, costs off) ' || p_query loop
+    v_plan := v_plan || v_line || E'\n';
+  end loop;
+  return v_plan;
+end;
+$$;
+select ok(pg_temp.verbose_plan('select private.uuid_v7()') !~ 'uuid_v7'
+          and pg_temp.verbose_plan('select private.uuid_v7()') ~ 'gen_random_uuid',
+  'uuid_v7 is inlined where it is called');
+select ok(pg_temp.verbose_plan($q$insert into public.identities (org_id, type, value, profile_id)
+                                  values ('14141414-0000-4000-8000-000000000001', 'user_id', 'u',
+                                          '14141414-0000-4000-8000-000000000002')$q$) !~ 'uuid_v7',
+  'and into the identities.id default');
 
 select * from finish();
 rollback;
