@@ -101,7 +101,12 @@ export function startCluster(paths, port) {
     "-l",
     paths.pgLog,
     "-o",
-    `-p ${port} -k ${paths.socket}`,
+    // pg_cron runs each job over a client connection to cron.host (default
+    // localhost, by TCP), where this cluster asks for a password pg_cron does
+    // not have: every scheduled job failed with "connection failed". Through
+    // the socket, local connections are trusted, as pg_cron's are on a hosted
+    // project.
+    `-p ${port} -k ${paths.socket} -c cron.host=${paths.socket}`,
     "-w",
     "-t",
     "60",
