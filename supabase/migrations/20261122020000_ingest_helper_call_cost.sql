@@ -10,9 +10,9 @@
 --    the planner from inlining it. Every name in it is schema-qualified (the
 --    overlay/substring syntax resolves to pg_catalog's functions), so the pin
 --    protected nothing. Without it, the body is inlined into each column default
---    and each call site: a 3-row INSERT went from 59 to 17 us, and each further
---    row from 5.9 to 1.3 us (micro-benchmark, same session). It also reads the
---    clock as double precision (date_part), not numeric (extract).
+--    and each call site: an INSERT of 3 identities went from 59 to 17 us, and
+--    an id from 5.9 to 1.9 us (micro-benchmarks, same session). It also reads
+--    the clock as double precision (date_part), not numeric (extract).
 -- 2. private.merge_traits (an aggregate over the trait keys, which cannot be
 --    inlined) is now plpgsql, whose plan is cached for the session: 124 to
 --    30 us per call from a statement of its own, as resolve_profile calls it.

@@ -47,7 +47,7 @@ select is(
               and (p.provolatile = 'i' or p.oid = 'private.uuid_v7()'::regprocedure))
      and p.proname <> 'tmp_probe'),
   null::text[],
-  'every function in public and private pins its search_path, but inlinable immutable SQL helpers');
+  'every function in public and private pins its search_path, but inlinable SQL helpers');
 
 select tests.rls_enabled('public');
 select tests.rls_enabled('private');
