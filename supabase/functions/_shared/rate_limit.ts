@@ -10,6 +10,7 @@ import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import type postgres from "postgres";
 import type { Principal } from "./auth.ts";
+import { remember } from "./bounded_map.ts";
 import { HttpError } from "./errors.ts";
 
 export type Meter = "api_calls" | "events" | "webhook_deliveries";
@@ -145,7 +146,7 @@ const limiters = new Map<string, Ratelimit>();
 const ephemeralCache = new Map<string, number>();
 /** Per bucket, what Redis last reported used in which window: the fallback's floor. */
 const lastSeen = new Map<string, { window: number; used: number }>();
-const carried = new Set<string>();
+const carried = new Map<string, true>();
 // Once Postgres has decided for a bucket, it goes on deciding until the end of
 // the next window: Redis never learns what Postgres admitted, so handing the
 // bucket back sooner would admit the same capacity twice.
@@ -155,11 +156,6 @@ const postgresUntil = new Map<string, number>();
 const UPSTASH_RETRY_MS = 5_000;
 let upstashResumeAt = 0;
 const BUCKET_MEMORY_MAX = 10_000;
-
-function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-  if (map.size >= BUCKET_MEMORY_MAX) map.clear();
-  map.set(key, value);
-}
 
 async function policyFor(
   sql: postgres.Sql,
@@ -176,7 +172,7 @@ async function policyFor(
   remember(policyCache, cacheKey, {
     policy: row ?? null,
     until: Date.now() + POLICY_TTL_MS,
-  });
+  }, BUCKET_MEMORY_MAX);
   return row ?? null;
 }
 
@@ -225,7 +221,7 @@ async function decideInUpstash(
     remember(lastSeen, policy.bucket, {
       window: Math.floor(Date.now() / policy.window_ms),
       used: policy.request_limit - remaining,
-    });
+    }, BUCKET_MEMORY_MAX);
     return {
       allowed: res.success,
       limit: policy.request_limit,
@@ -254,13 +250,17 @@ async function fallBackToPostgres(
   cost: number,
 ): Promise<Omit<Decision, "policy">> {
   const window = Math.floor(Date.now() / policy.window_ms);
-  remember(postgresUntil, policy.bucket, (window + 2) * policy.window_ms);
+  remember(
+    postgresUntil,
+    policy.bucket,
+    (window + 2) * policy.window_ms,
+    BUCKET_MEMORY_MAX,
+  );
   const seen = lastSeen.get(policy.bucket);
   const carryKey = `${policy.bucket}@${window}`;
   if (seen && seen.window === window && !carried.has(carryKey)) {
     await sql`select private.rate_limit_carry_over(${policy.bucket}, ${policy.window_ms}, ${seen.used})`;
-    if (carried.size >= BUCKET_MEMORY_MAX) carried.clear();
-    carried.add(carryKey);
+    remember(carried, carryKey, true, BUCKET_MEMORY_MAX);
   }
   const [row] = await sql<CheckRow[]>`
     select * from public.check_rate_limit(${policy.bucket}, ${policy.request_limit}, ${policy.window_ms}, ${

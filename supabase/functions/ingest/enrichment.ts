@@ -2,6 +2,7 @@
 // Segment's clock-skew correction, UTM and channel attribution, user agent
 // parsing and the identifiers resolution will use. Pure functions, unit-tested.
 import { UAParser } from "ua-parser-js";
+import { remember } from "../_shared/bounded_map.ts";
 import type { ValidMessage } from "./schemas.ts";
 
 export type Utm = {
@@ -58,19 +59,6 @@ export function eventTime(
     sentAt,
     receivedAt,
   );
-}
-
-// Bounded memo for pure parses that traffic repeats (user agents, page and
-// referrer URLs): the oldest entry goes when the map is full.
-function remember<V>(
-  cache: Map<string, V>,
-  key: string,
-  value: V,
-  max: number,
-) {
-  if (cache.size >= max) cache.delete(cache.keys().next().value!);
-  cache.set(key, value);
-  return value;
 }
 
 type ParsedUrl = { params: URLSearchParams; host: string };
