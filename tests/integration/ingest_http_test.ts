@@ -382,6 +382,39 @@ Deno.test("hostile input gets the right 4xx and loses nothing accepted", async (
       },
     );
     await t.step(
+      "NUL and half an emoji are stored as U+FFFD, not refused with the batch",
+      async () => {
+        // Valid JSON escapes that Postgres text and jsonb refuse: before the
+        // repair, one such message failed the statement and so its batch.
+        const r = await post(
+          target,
+          "batch",
+          `{"batch":[
+            {"type":"track","userId":"h-user","event":"Clean","messageId":"text-1"},
+            {"type":"track","userId":"h-user","event":"N\\u0000L","messageId":"text-2",
+             "properties":{"k\\u0000":"v\\u0000"}},
+            {"type":"page","userId":"h-user","name":"Cut \\ud83d","messageId":"text-3",
+             "properties":{"title":"Whole \\ud83d\\ude00, cut \\ude00"}}]}`,
+        );
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.equal(r.json.accepted, 3);
+        const rows =
+          await sql`select message_id, event, properties from public.events
+                               where org_id = ${target.orgId} and message_id like 'text-%'
+                               order by message_id`;
+        assert.deepEqual(
+          rows.map((e) => [e.message_id, e.event, e.properties]),
+          [
+            ["text-1", "Clean", {}],
+            ["text-2", "N\uFFFDL", { "k\uFFFD": "v\uFFFD" }],
+            ["text-3", "Cut \uFFFD", {
+              title: "Whole \ud83d\ude00, cut \uFFFD",
+            }],
+          ],
+        );
+      },
+    );
+    await t.step(
       "a repeated messageId is acknowledged and stored once",
       async () => {
         for (let i = 0; i < 3; i++) {
@@ -414,7 +447,7 @@ Deno.test("hostile input gets the right 4xx and loses nothing accepted", async (
     );
     const [{ n }] =
       await sql`select count(*)::int as n from public.events where org_id = ${target.orgId}`;
-    assert.equal(n, 2, "exactly the two accepted messages are stored");
+    assert.equal(n, 5, "exactly the five accepted messages are stored");
   } finally {
     await sql.end();
   }

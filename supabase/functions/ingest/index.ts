@@ -26,6 +26,7 @@ import {
   zodDetails,
 } from "../_shared/errors.ts";
 import { jsonResponse, preflight, withHeaders } from "../_shared/http.ts";
+import { mayHoldUnstorableText, toStorableJson } from "../_shared/pg_text.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { readLimitedText } from "./body.ts";
 import { toStoredMessage } from "./enrichment.ts";
@@ -268,13 +269,17 @@ Deno.serve(async (req) => {
     }
     const rejected: Rejected[] = [];
     const stored: ReturnType<typeof toStoredMessage>[] = [];
+    // NUL and unpaired surrogates become U+FFFD (see pg_text.ts): Postgres
+    // would refuse them, and with them every message of the batch.
+    const repairText = mayHoldUnstorableText(text);
     rawMessages.forEach((raw, index) => {
       const { message, rejected: bad } = validate(raw, index, envelope);
       if (bad) return rejected.push(bad);
-      const row = toStoredMessage(message as never, receivedAt, {
+      const enriched = toStoredMessage(message as never, receivedAt, {
         sentAt: envelope.sentAt,
         requestIp,
       });
+      const row = repairText ? toStorableJson(enriched) : enriched;
       const at = Date.parse(row.timestamp);
       if (
         at < receivedAt.getTime() - MAX_AGE_MS ||
