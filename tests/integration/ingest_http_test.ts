@@ -329,6 +329,18 @@ Deno.test("hostile input gets the right 4xx and loses nothing accepted", async (
       const error = r.json.error as { details: { field: string }[] };
       assert.equal(error.details[0].field, "properties");
     });
+    await t.step("$unset that is not a list of trait names: 400", async () => {
+      for (const unset of [[null], "email", [1]]) {
+        const r = await post(
+          target,
+          "identify",
+          JSON.stringify({ userId: "h-user", traits: { $unset: unset } }),
+        );
+        assert.equal(r.status, 400, JSON.stringify(unset));
+        const error = r.json.error as { details: { field: string }[] };
+        assert.equal(error.details[0].field, "traits.$unset");
+      }
+    });
     await t.step("invalid UTF-8: 400", async () => {
       const bytes = new Uint8Array([
         ...new TextEncoder().encode('{"userId":"'),

@@ -54,10 +54,21 @@ const idRule = {
   path: ["userId"],
 };
 
+// Identify traits may carry "$unset": the names of traits to remove from the
+// profile. A name that is not a string (null above all) would reach the
+// profile fold as no key at all and fail the batch, so it is refused here.
+const identifyTraits = jsonObject.refine(
+  (t) =>
+    t.$unset === undefined ||
+    (Array.isArray(t.$unset) &&
+      t.$unset.every((name) => typeof name === "string")),
+  { message: "an array of trait names (strings)", path: ["$unset"] },
+);
+
 export const IdentifyMessage = z.looseObject({
   ...common,
   type: z.literal("identify"),
-  traits: jsonObject.optional(),
+  traits: identifyTraits.optional(),
 }).refine(needsAnId, idRule);
 
 export const TrackMessage = z.looseObject({
