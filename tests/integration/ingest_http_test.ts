@@ -341,6 +341,24 @@ Deno.test("hostile input gets the right 4xx and loses nothing accepted", async (
         assert.equal(error.details[0].field, "traits.$unset");
       }
     });
+    await t.step("an email longer than an address can be: 400", async () => {
+      const email = `${"x".repeat(300)}@example.com`;
+      for (
+        const [kind, message, field] of [
+          ["identify", { userId: "h-user", traits: { email } }, "traits.email"],
+          ["track", {
+            userId: "h-user",
+            event: "E",
+            context: { traits: { email } },
+          }, "context.traits.email"],
+        ] as const
+      ) {
+        const r = await post(target, kind, JSON.stringify(message));
+        assert.equal(r.status, 400, JSON.stringify(r.json));
+        const error = r.json.error as { details: { field: string }[] };
+        assert.equal(error.details[0].field, field);
+      }
+    });
     await t.step("invalid UTF-8: 400", async () => {
       const bytes = new Uint8Array([
         ...new TextEncoder().encode('{"userId":"'),

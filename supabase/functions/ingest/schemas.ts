@@ -27,6 +27,20 @@ const jsonObject = z.record(z.string(), z.unknown()).refine(
   { message: `nested deeper than ${MAX_DEPTH} levels` },
 );
 
+// An email is an identifier and an indexed profile field; RFC 5321 allows 254
+// characters, and a longer value would fail the whole batch in Postgres.
+export const MAX_EMAIL_LENGTH = 254;
+const emailFits = (traits: unknown) => {
+  const email = traits !== null && typeof traits === "object"
+    ? (traits as Record<string, unknown>).email
+    : undefined;
+  return typeof email !== "string" || email.length <= MAX_EMAIL_LENGTH;
+};
+const emailRule = (path: string[]) => ({
+  message: `an email has at most ${MAX_EMAIL_LENGTH} characters`,
+  path,
+});
+
 const id = z.union([z.string().min(1).max(512), z.number().finite()])
   .transform((v) => String(v));
 
@@ -42,7 +56,11 @@ const common = {
   timestamp: isoTime.optional(),
   sentAt: isoTime.optional(),
   originalTimestamp: isoTime.optional(),
-  context: jsonObject.optional(),
+  // context.traits carries the user's traits on every call: its email identifies.
+  context: jsonObject.refine(
+    (c) => emailFits(c.traits),
+    emailRule(["traits", "email"]),
+  ).optional(),
   integrations: jsonObject.optional(),
 };
 
@@ -63,7 +81,7 @@ const identifyTraits = jsonObject.refine(
     (Array.isArray(t.$unset) &&
       t.$unset.every((name) => typeof name === "string")),
   { message: "an array of trait names (strings)", path: ["$unset"] },
-);
+).refine(emailFits, emailRule(["email"]));
 
 export const IdentifyMessage = z.looseObject({
   ...common,
