@@ -509,10 +509,26 @@ Deno.test("events of one organization never appear to another", async () => {
     const db = client(reader.token);
     const { data: events } = await db.from("events").select("event, org_id");
     assert.deepEqual(events?.map((e) => e.event), ["B only"]);
-    const { data: profiles } = await db.from("profiles").select("org_id");
+    const { data: profiles } = await db.from("profiles").select("id, org_id");
     assert.ok(profiles?.every((p) => p.org_id === b.orgId));
     const search = await db.rpc("search_profiles", { p_org_id: a.orgId });
     assert.equal(search.error?.code, "42501");
+    // Their own organization's profile reads whole through the web client.
+    const own = await db.rpc("get_profile", {
+      p_org_id: b.orgId,
+      p_profile_id: profiles?.[0]?.id ?? "",
+    });
+    assert.equal(own.error, null, JSON.stringify(own.error));
+    const read = own.data as {
+      profile: { id: string };
+      events: { event: string }[];
+    };
+    assert.deepEqual(read.events.map((e) => e.event), ["B only"]);
+    const theirs = await db.rpc("get_profile", {
+      p_org_id: a.orgId,
+      p_profile_id: read.profile.id,
+    });
+    assert.equal(theirs.error?.code, "42501");
     const [{ n }] =
       await sql`select count(*)::int as n from public.profiles where org_id in (${a.orgId}, ${b.orgId})`;
     assert.equal(n, 2, "the same userId in two organizations is two profiles");
