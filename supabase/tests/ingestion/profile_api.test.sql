@@ -125,7 +125,13 @@ begin
   return v_plan;
 end;
 $$;
-set local enable_seqscan = off; -- a four-row table would otherwise be read whole
+-- An organization the size where it matters, with statistics that say so.
+insert into public.profiles (org_id, email, first_seen_at, last_seen_at)
+select '17171717-0000-4000-8000-000000000001', 'visitor' || n || '@example.com',
+       timestamptz '2026-11-01 00:00:00+00' + make_interval(secs => n),
+       timestamptz '2026-11-01 00:00:00+00' + make_interval(secs => n)
+from generate_series(1, 5000) n;
+analyze public.profiles;
 select matches(pg_temp.plan_of($$
   select p.* from public.profiles p
   where p.org_id = '17171717-0000-4000-8000-000000000001' and p.merged_into is null
