@@ -2,11 +2,12 @@
 // page,screen,group,alias,batch,import}. Point a Segment or RudderStack SDK's
 // host at /functions/v1/ingest and use a write key.
 //
-// Stages: authenticate the write key -> admit (rate limit per organization, or
-// per key when overridden) -> read the body within limits -> validate each
-// message (zod) -> enrich (skew, UTM, channel, user agent) -> one SQL call
-// (private.ingest_batch_metered: the events quota counts stored events) ->
-// respond. 200 means committed in Postgres.
+// Stages: shed load past the instance's bound (503) -> authenticate the write
+// key -> admit (rate limit per organization, or per key when overridden) ->
+// read the body within limits -> validate each message (zod) -> enrich (skew,
+// UTM, channel, user agent) -> one SQL call (private.ingest_batch_metered: the
+// events quota counts stored events) -> respond. 200 means committed in
+// Postgres.
 //
 // Batches: valid messages are stored and invalid ones reported, so one bad event
 // does not cost the others: 200 {"success": true, "accepted", "duplicates",
@@ -25,6 +26,10 @@ import {
   toErrorResponse,
   zodDetails,
 } from "../_shared/errors.ts";
+import {
+  ConcurrencyLimit,
+  limitFromEnv,
+} from "../_shared/concurrency_limit.ts";
 import { jsonResponse, preflight, withHeaders } from "../_shared/http.ts";
 import { mayHoldUnstorableText, toStorableJson } from "../_shared/pg_text.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
@@ -47,6 +52,12 @@ const ROUTE =
 // Every statement of this function is bounded: overload shows as a timeout
 // (503, retry) rather than a request that hangs.
 const db = () => sql({ statementTimeoutMs: 15_000 });
+// Requests this instance works on at once; past it, 503 at once (see
+// concurrency_limit.ts). At the ~80 batches of 100 a second one instance
+// stores on two cores, 64 in flight wait under a second for a connection.
+const inFlight = new ConcurrencyLimit(
+  limitFromEnv("MERIDIAN_INGEST_MAX_IN_FLIGHT", 64),
+);
 
 type Rejected = {
   index: number;
@@ -170,6 +181,7 @@ Deno.serve(async (req) => {
   if (cors) return cors;
   // Set once the request is admitted, so every later answer reports the limit.
   let limitHeaders: Record<string, string> = {};
+  let release: (() => void) | null = null;
   try {
     const route = new URL(req.url).pathname.match(ROUTE);
     if (!route) {
@@ -188,6 +200,19 @@ Deno.serve(async (req) => {
     }
     const kind = route[1];
     const isBatch = kind === "batch" || kind === "import";
+
+    // SHED LOAD before any work: nothing is read, so nothing is lost.
+    release = inFlight.tryAcquire();
+    if (!release) {
+      await req.body?.cancel();
+      throw new HttpError(
+        503,
+        "overloaded",
+        "Ingestion is at capacity; retry shortly",
+        [],
+        { "Retry-After": "1" },
+      );
+    }
 
     // AUTHENTICATE FIRST when the key is in the header (SDKs send it there), so
     // a bad key costs no body read; a key in the body is checked after parsing.
@@ -331,5 +356,7 @@ Deno.serve(async (req) => {
     );
   } catch (err) {
     return withHeaders(toErrorResponse(err), limitHeaders);
+  } finally {
+    release?.();
   }
 });
