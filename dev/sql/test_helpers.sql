@@ -167,4 +167,21 @@ as $$
     'identifiers', p_ids) || p_extra
 $$;
 
+-- The plan EXPLAIN gives for a query, as one text; p_options as EXPLAIN takes
+-- them, e.g. 'verbose, costs off'.
+create or replace function tests.plan_of(p_query text, p_options text default 'costs off')
+returns text
+language plpgsql
+as $$
+declare
+  v_line text;
+  v_plan text := '';
+begin
+  for v_line in execute format('explain (%s) %s', p_options, p_query) loop
+    v_plan := v_plan || v_line || E'\n';
+  end loop;
+  return v_plan;
+end;
+$$;
+
 grant execute on all functions in schema tests to anon, authenticated, service_role;

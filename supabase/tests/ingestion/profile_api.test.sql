@@ -114,17 +114,6 @@ select throws_ok($$ select * from public.search_profiles('17171717-0000-4000-800
 -- THE INDEX: a prefix is a range on profiles_org_email_idx, not a filter over
 -- every email of the organization.
 reset role;
-create function pg_temp.plan_of(p_sql text) returns text language plpgsql as $$
-declare
-  v_line text;
-  v_plan text := '';
-begin
-  for v_line in execute 'explain (costs off) ' || p_sql loop
-    v_plan := v_plan || v_line || E'\n';
-  end loop;
-  return v_plan;
-end;
-$$;
 -- An organization the size where it matters, with statistics that say so.
 insert into public.profiles (org_id, email, first_seen_at, last_seen_at)
 select '17171717-0000-4000-8000-000000000001', 'visitor' || n || '@example.com',
@@ -132,14 +121,14 @@ select '17171717-0000-4000-8000-000000000001', 'visitor' || n || '@example.com',
        timestamptz '2026-11-01 00:00:00+00' + make_interval(secs => n)
 from generate_series(1, 5000) n;
 analyze public.profiles;
-select matches(pg_temp.plan_of($$
+select matches(tests.plan_of($$
   select p.* from public.profiles p
   where p.org_id = '17171717-0000-4000-8000-000000000001' and p.merged_into is null
     and p.email is not null and lower(p.email) collate "C" like 'ann\_%'
   order by p.last_seen_at desc, p.id desc limit 50 $$),
   'Index Cond: .*lower\(email\).* >= ''ann_''',
   'the search''s email predicate is a range on the email index');
-select matches(pg_temp.plan_of($$
+select matches(tests.plan_of($$
   select p.* from public.profiles p
   where p.org_id = '17171717-0000-4000-8000-000000000001' and p.merged_into is null
     and p.email is not null and lower(p.email) collate "C" like 'ann\_%' $$),

@@ -21,23 +21,13 @@ select is((select substr(id::text, 15, 1) from public.profiles
 
 -- Inlined, not called: a SQL function the planner cannot inline is parsed and
 -- planned again in every statement that calls it (20261122020000).
-create function pg_temp.verbose_plan(p_query text) returns text language plpgsql as $$
-declare
-  v_line text;
-  v_plan text := '';
-begin
-  for v_line in execute 'explain (verbose, costs off) ' || p_query loop
-    v_plan := v_plan || v_line || E'\n';
-  end loop;
-  return v_plan;
-end;
-$$;
-select ok(pg_temp.verbose_plan('select private.uuid_v7()') !~ 'uuid_v7'
-          and pg_temp.verbose_plan('select private.uuid_v7()') ~ 'gen_random_uuid',
+select ok(tests.plan_of('select private.uuid_v7()', 'verbose, costs off') !~ 'uuid_v7'
+          and tests.plan_of('select private.uuid_v7()', 'verbose, costs off') ~ 'gen_random_uuid',
   'uuid_v7 is inlined where it is called');
-select ok(pg_temp.verbose_plan($q$insert into public.identities (org_id, type, value, profile_id)
-                                  values ('14141414-0000-4000-8000-000000000001', 'user_id', 'u',
-                                          '14141414-0000-4000-8000-000000000002')$q$) !~ 'uuid_v7',
+select ok(tests.plan_of($q$insert into public.identities (org_id, type, value, profile_id)
+                           values ('14141414-0000-4000-8000-000000000001', 'user_id', 'u',
+                                   '14141414-0000-4000-8000-000000000002')$q$,
+                        'verbose, costs off') !~ 'uuid_v7',
   'and into the identities.id default');
 
 select * from finish();
