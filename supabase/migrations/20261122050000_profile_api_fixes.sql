@@ -8,13 +8,13 @@
 -- 1. LITERAL. search_profiles matched lower(email) LIKE p_email || '%', so the
 --    '_' and '%' a user typed were wildcards: "ann_" found "annx@...", and "%"
 --    every profile. The prefix is now escaped and matched as typed.
--- 2. INDEXED. A LIKE prefix can use a b-tree only under the C collation; the
---    database's own (C.UTF-8 here, a linguistic one on hosted projects) cannot.
---    The email index covered the organization's key only, so each search read
---    every email entry of the organization (31 ms for 7,000 profiles here,
---    seconds for a million). The index now sorts lower(email) under "C", which
---    turns a prefix into a range; equality on an email is the same under both
---    collations, which are deterministic.
+-- 2. INDEXED. A LIKE prefix can use a b-tree only under the C collation (or a
+--    pattern operator class), not under the database's own (C.UTF-8 here, a
+--    linguistic one on hosted projects). The email index served only the
+--    organization's key, so each search read every email entry of the
+--    organization: 31 ms for 7,000 profiles here, so seconds for a million.
+--    The index now sorts lower(email) under "C", which turns a prefix into a
+--    range.
 -- 3. PLANNED PER CALL. The best plan depends on the values: a rare prefix reads
 --    the email range, a common one or a trait filter walks the newest profiles
 --    and stops at the page size. A generic plan cannot see the prefix at all.
