@@ -14,7 +14,8 @@
 --    organization's key, so each search read every email entry of the
 --    organization: 31 ms for 7,000 profiles here, so seconds for a million.
 --    The index now sorts lower(email) under "C", which turns a prefix into a
---    range.
+--    range. It is rebuilt in this migration's transaction, so ingestion waits
+--    for the build (0.2 s for 430,000 profiles, 17,000 with an email, here).
 -- 3. PLANNED PER CALL. The best plan depends on the values: a rare prefix reads
 --    the email range, a common one or a trait filter walks the newest profiles
 --    and stops at the page size. A generic plan cannot see the prefix at all.
