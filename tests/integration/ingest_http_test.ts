@@ -268,6 +268,114 @@ Deno.test("RudderStack's wire format: gzip batch with Basic auth", async () => {
   }
 });
 
+Deno.test("analytics.js's wire format: short paths, text/plain, key in the body", async () => {
+  // What Segment's browser SDK (@segment/analytics-next) sends, by hand: no
+  // browser here. Its Segment.io plugin POSTs each call to {apiHost}/<first
+  // letter of the type>, or with the batching strategy {writeKey, batch,
+  // sentAt} to {apiHost}/b; always as text/plain (no CORS preflight), with the
+  // write key in the body.
+  const sql = adminSql();
+  try {
+    const target = await createIngestTarget(sql, "ajs");
+    const send = (path: string, body: Record<string, unknown>) =>
+      fetch(`${target.url}/v1/${path}`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "text/plain",
+          Origin: "https://shop.example",
+        },
+        body: JSON.stringify({ ...body, writeKey: target.writeKey }),
+      });
+    const page = {
+      url: "https://shop.example/pricing?utm_source=google&utm_medium=cpc",
+      referrer: "https://www.google.com/",
+      path: "/pricing",
+      title: "Pricing",
+    };
+    const context = {
+      page,
+      library: { name: "analytics.js", version: "next-1.70.0" },
+      userAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) Safari/605.1.15",
+    };
+    const calls: [string, Record<string, unknown>][] = [
+      ["p", { type: "page", name: "Pricing", properties: page }],
+      ["t", {
+        type: "track",
+        event: "Plan Chosen",
+        properties: { plan: "pro" },
+      }],
+      ["i", {
+        type: "identify",
+        userId: "ajs-user",
+        traits: { email: "Ajs@Example.com" },
+      }],
+      ["g", { type: "group", userId: "ajs-user", groupId: "acme" }],
+    ];
+    for (const [path, call] of calls) {
+      const res = await send(path, {
+        ...call,
+        anonymousId: "ajs-anon",
+        messageId: `ajs-${path}`,
+        timestamp: new Date().toISOString(),
+        sentAt: new Date().toISOString(),
+        context,
+        _metadata: { bundled: ["Segment.io"], unbundled: [] },
+      });
+      assert.equal(res.status, 200, `/v1/${path}: ${await res.clone().text()}`);
+      assert.equal(res.headers.get("access-control-allow-origin"), "*");
+      await res.body?.cancel();
+    }
+    const batched = await send("b", {
+      batch: [
+        {
+          type: "track",
+          event: "Checkout Started",
+          anonymousId: "ajs-anon",
+          messageId: "ajs-b1",
+          context,
+        },
+        {
+          type: "track",
+          event: "Order Completed",
+          userId: "ajs-user",
+          messageId: "ajs-b2",
+          context,
+          properties: { revenue: 49 },
+        },
+      ],
+      sentAt: new Date().toISOString(),
+    });
+    assert.equal(batched.status, 200);
+    assert.equal((await batched.json()).accepted, 2);
+
+    const events = await sql`
+      select message_id, type, event, channel, utm_source from public.events
+      where org_id = ${target.orgId} order by message_id`;
+    assert.deepEqual(
+      events.map((e) => [e.message_id, e.type, e.event, e.channel]),
+      [
+        ["ajs-b1", "track", "Checkout Started", "paid_search"],
+        ["ajs-b2", "track", "Order Completed", "paid_search"],
+        ["ajs-g", "group", null, "paid_search"],
+        ["ajs-i", "identify", null, "paid_search"],
+        ["ajs-p", "page", "Pricing", "paid_search"],
+        ["ajs-t", "track", "Plan Chosen", "paid_search"],
+      ],
+    );
+    const [profile] = await sql`
+      select p.email, p.event_count, p.revenue from public.profiles p
+      join public.identities i on i.org_id = p.org_id and i.profile_id = p.id
+      where i.org_id = ${target.orgId} and i.type = 'anonymous_id' and i.value = 'ajs-anon'`;
+    assert.deepEqual(
+      [profile.email, Number(profile.event_count), Number(profile.revenue)],
+      ["Ajs@Example.com", 6, 49],
+      "the anonymous visitor and the user they became are one profile",
+    );
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("hostile input gets the right 4xx and loses nothing accepted", async (t) => {
   const sql = adminSql();
   try {

@@ -1,6 +1,7 @@
 // Segment-compatible ingestion: POST /functions/v1/ingest/v1/{identify,track,
-// page,screen,group,alias,batch,import}. Point a Segment or RudderStack SDK's
-// host at /functions/v1/ingest and use a write key.
+// page,screen,group,alias,batch,import}, and analytics.js's short forms. Point
+// a Segment or RudderStack SDK's host at /functions/v1/ingest and use a write
+// key.
 //
 // Stages: shed load past the instance's bound (503) -> authenticate the write
 // key -> admit (rate limit per organization, or per key when overridden) ->
@@ -48,7 +49,18 @@ const MAX_BATCH_BYTES = 500 * 1024;
 const MAX_AGE_MS = 2 * 365 * 86_400_000;
 const MAX_AHEAD_MS = 86_400_000;
 const ROUTE =
-  /^\/ingest\/v1\/(identify|track|page|screen|group|alias|batch|import)\/?$/;
+  /^\/ingest\/v1\/(identify|track|page|screen|group|alias|batch|import|[tpisgab])\/?$/;
+// Segment's browser SDK (analytics.js) posts to the first letter of the call
+// (/v1/t, /v1/p, ...) and, with its batching strategy, to /v1/b.
+const SHORT_PATHS: Record<string, string> = {
+  t: "track",
+  p: "page",
+  i: "identify",
+  s: "screen",
+  g: "group",
+  a: "alias",
+  b: "batch",
+};
 // Every statement of this function is bounded: overload shows as a timeout
 // (503, retry) rather than a request that hangs.
 const db = () => sql({ statementTimeoutMs: 15_000 });
@@ -188,7 +200,7 @@ Deno.serve(async (req) => {
       throw new HttpError(
         404,
         "not_found",
-        "Use /v1/{identify,track,page,screen,group,alias,batch,import}",
+        "Use /v1/{identify,track,page,screen,group,alias,batch,import} (or analytics.js's /v1/{t,p,i,s,g,a,b})",
       );
     }
     if (req.method !== "POST") {
@@ -198,7 +210,7 @@ Deno.serve(async (req) => {
         "ingestion endpoints answer POST only",
       );
     }
-    const kind = route[1];
+    const kind = SHORT_PATHS[route[1]] ?? route[1];
     const isBatch = kind === "batch" || kind === "import";
 
     // SHED LOAD before any work: nothing is read, so nothing is lost.
