@@ -24,6 +24,7 @@ Deno.test("an admitted request carries RateLimit-Policy and RateLimit", () => {
   assert.equal(h["RateLimit-Policy"], '"org-ingest";q=100;w=60');
   assert.equal(h["RateLimit"], '"org-ingest";r=42;t=2');
   assert.equal(h["Retry-After"], undefined);
+  assert.equal(h["X-RateLimit-Reset"], undefined);
 });
 
 Deno.test("a denial says when to retry, in both fields", () => {
@@ -31,6 +32,11 @@ Deno.test("a denial says when to retry, in both fields", () => {
   const h = rateLimitHeaders(denied);
   assert.equal(h["RateLimit"], '"org-ingest";r=0;t=3');
   assert.equal(h["Retry-After"], "3");
+  assert.equal(
+    h["X-RateLimit-Reset"],
+    "3",
+    "Segment's field, which analytics.js reads",
+  );
   const err = rateLimitedError(denied);
   assert.equal(err.status, 429);
   assert.equal(err.code, "rate_limited");

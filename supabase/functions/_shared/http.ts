@@ -7,7 +7,7 @@ export const corsHeaders: Record<string, string> = {
     "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key",
   "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
   "Access-Control-Expose-Headers":
-    "ratelimit, ratelimit-policy, retry-after, x-request-id",
+    "ratelimit, ratelimit-policy, retry-after, x-ratelimit-reset, x-request-id",
 };
 
 export function jsonResponse(

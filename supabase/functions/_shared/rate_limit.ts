@@ -87,6 +87,9 @@ export function rateLimitHeaders(d: Decision | null): Record<string, string> {
   };
   if (!d.allowed) {
     headers["Retry-After"] = String(Math.max(1, seconds(d.retryAfterMs)));
+    // Segment's own field, in seconds: analytics.js waits that long before it
+    // sends a rate-limited batch again (its default otherwise).
+    headers["X-RateLimit-Reset"] = headers["Retry-After"];
   }
   return headers;
 }
