@@ -268,6 +268,53 @@ Deno.test("RudderStack's wire format: gzip batch with Basic auth", async () => {
   }
 });
 
+Deno.test("RudderStack's browser SDK passes its CORS preflight", async () => {
+  // @rudderstack/analytics-js sends Basic auth, JSON and an AnonymousId header
+  // from the page's origin, so the browser asks first.
+  const sql = adminSql();
+  try {
+    const target = await createIngestTarget(sql, "rudder-browser");
+    const asked = ["anonymousid", "authorization", "content-type"];
+    const preflight = await fetch(`${target.url}/v1/track`, {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://shop.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": asked.join(","),
+      },
+    });
+    await preflight.body?.cancel();
+    assert.equal(preflight.status, 200);
+    const allowed =
+      (preflight.headers.get("access-control-allow-headers") ?? "")
+        .split(",").map((h) => h.trim().toLowerCase());
+    for (const header of asked) assert.ok(allowed.includes(header), header);
+
+    const res = await fetch(`${target.url}/v1/track`, {
+      method: "POST",
+      headers: {
+        Origin: "https://shop.example",
+        Authorization: basicAuth(target.writeKey),
+        "Content-Type": "application/json;charset=UTF-8",
+        AnonymousId: btoa("rb-anon"),
+      },
+      body: JSON.stringify({
+        type: "track",
+        event: "Viewed",
+        anonymousId: "rb-anon",
+        messageId: "rb-1",
+        context: {
+          library: { name: "RudderLabs JavaScript SDK", version: "3.7.0" },
+        },
+      }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    await res.body?.cancel();
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("analytics.js's wire format: short paths, text/plain, key in the body", async () => {
   // What Segment's browser SDK (@segment/analytics-next) sends, by hand: no
   // browser here. Its Segment.io plugin POSTs each call to {apiHost}/<first

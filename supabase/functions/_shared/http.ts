@@ -3,8 +3,10 @@
 
 export const corsHeaders: Record<string, string> = {
   "Access-Control-Allow-Origin": "*",
+  // anonymousid: RudderStack's browser SDK sends each event's anonymous id in
+  // an AnonymousId header, so its preflight fails unless the header is allowed.
   "Access-Control-Allow-Headers":
-    "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key",
+    "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key, anonymousid",
   "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
   "Access-Control-Expose-Headers":
     "ratelimit, ratelimit-policy, retry-after, x-ratelimit-reset, x-request-id",
