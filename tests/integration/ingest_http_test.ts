@@ -315,6 +315,57 @@ Deno.test("RudderStack's browser SDK passes its CORS preflight", async () => {
   }
 });
 
+Deno.test("source settings as Segment's CDN serves them, naming where to send", async () => {
+  // Segment's SDKs fetch {cdn}/v1/projects/{writeKey}/settings before sending:
+  // analytics.js with cdnURL set to the function, the mobile SDKs with
+  // cdnHost. They then post to integrations["Segment.io"].apiHost.
+  const sql = adminSql();
+  try {
+    const target = await createIngestTarget(sql, "cdn");
+    const res = await fetch(
+      `${target.url}/v1/projects/${target.writeKey}/settings`,
+      { headers: { Origin: "https://shop.example" } },
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.match(res.headers.get("cache-control") ?? "", /max-age=\d+/);
+    const settings = await res.json();
+    const segmentio = settings.integrations["Segment.io"];
+    const { host, protocol } = new URL(target.url);
+    assert.deepEqual(segmentio, {
+      apiKey: target.writeKey,
+      apiHost: `${host}/functions/v1/ingest/v1`,
+      protocol: protocol.replace(":", ""),
+    });
+    assert.equal(settings.metrics.sampleRate, 0, "no telemetry to Segment");
+
+    // What analytics.js then does with it: {protocol}://{apiHost}/t.
+    const sent = await fetch(
+      `${segmentio.protocol}://${segmentio.apiHost}/t`,
+      {
+        method: "POST",
+        headers: { "Content-Type": "text/plain" },
+        body: JSON.stringify({
+          type: "track",
+          event: "Settings Followed",
+          anonymousId: "cdn-anon",
+          writeKey: segmentio.apiKey,
+        }),
+      },
+    );
+    assert.equal(sent.status, 200, await sent.clone().text());
+    await sent.body?.cancel();
+
+    const unknown = await fetch(
+      `${target.url}/v1/projects/wk_test_nope/settings`,
+    );
+    assert.equal(unknown.status, 401);
+    await unknown.body?.cancel();
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("analytics.js's wire format: short paths, text/plain, key in the body", async () => {
   // What Segment's browser SDK (@segment/analytics-next) sends, by hand: no
   // browser here. Its Segment.io plugin POSTs each call to {apiHost}/<first

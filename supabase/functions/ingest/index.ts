@@ -1,6 +1,7 @@
 // Segment-compatible ingestion: POST /functions/v1/ingest/v1/{identify,track,
-// page,screen,group,alias,batch,import}, and analytics.js's short forms. Point
-// a Segment or RudderStack SDK's host at /functions/v1/ingest and use a write
+// page,screen,group,alias,batch,import}, and analytics.js's short forms, plus
+// the source settings Segment's SDKs fetch first (source_settings.ts). Point a
+// Segment or RudderStack SDK's host at /functions/v1/ingest and use a write
 // key.
 //
 // Stages: shed load past the instance's bound (503) -> authenticate the write
@@ -35,6 +36,11 @@ import { jsonResponse, preflight, withHeaders } from "../_shared/http.ts";
 import { mayHoldUnstorableText, toStorableJson } from "../_shared/pg_text.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { readLimitedText } from "./body.ts";
+import {
+  SETTINGS_HEADERS,
+  SETTINGS_ROUTE,
+  sourceSettings,
+} from "./source_settings.ts";
 import { toStoredMessage } from "./enrichment.ts";
 import {
   BatchEnvelope,
@@ -195,23 +201,24 @@ Deno.serve(async (req) => {
   let limitHeaders: Record<string, string> = {};
   let release: (() => void) | null = null;
   try {
-    const route = new URL(req.url).pathname.match(ROUTE);
-    if (!route) {
+    const path = new URL(req.url).pathname;
+    const settings = path.match(SETTINGS_ROUTE);
+    const route = settings ? null : path.match(ROUTE);
+    if (!settings && !route) {
       throw new HttpError(
         404,
         "not_found",
-        "Use /v1/{identify,track,page,screen,group,alias,batch,import} (or analytics.js's /v1/{t,p,i,s,g,a,b})",
+        "Use /v1/{identify,track,page,screen,group,alias,batch,import} (or analytics.js's /v1/{t,p,i,s,g,a,b}), or GET /v1/projects/{writeKey}/settings",
       );
     }
-    if (req.method !== "POST") {
+    const method = settings ? "GET" : "POST";
+    if (req.method !== method) {
       throw new HttpError(
         405,
         "method_not_allowed",
-        "ingestion endpoints answer POST only",
+        `this endpoint answers ${method} only`,
       );
     }
-    const kind = SHORT_PATHS[route[1]] ?? route[1];
-    const isBatch = kind === "batch" || kind === "import";
 
     // SHED LOAD before any work: nothing is read, so nothing is lost.
     release = inFlight.tryAcquire();
@@ -225,12 +232,25 @@ Deno.serve(async (req) => {
         { "Retry-After": "1" },
       );
     }
-
-    // AUTHENTICATE FIRST when the key is in the header (SDKs send it there), so
-    // a bad key costs no body read; a key in the body is checked after parsing.
     const requestIp = parseIp(
       req.headers.get("x-forwarded-for")?.split(",")[0],
     );
+
+    // SOURCE SETTINGS, as Segment's CDN serves them to its SDKs.
+    if (settings) {
+      await authenticateWriteKey(settings[1], requestIp);
+      return jsonResponse(
+        sourceSettings(req, settings[1]),
+        200,
+        SETTINGS_HEADERS,
+      );
+    }
+
+    const kind = SHORT_PATHS[route![1]] ?? route![1];
+    const isBatch = kind === "batch" || kind === "import";
+
+    // AUTHENTICATE FIRST when the key is in the header (SDKs send it there), so
+    // a bad key costs no body read; a key in the body is checked after parsing.
     const headerKey = writeKeyFrom(req, {});
     let key = headerKey
       ? await authenticateWriteKey(headerKey, requestIp)
