@@ -13,6 +13,8 @@ export const APT_PACKAGES = [
   "libtap-parser-sourcehandler-pgtap-perl",
   // Tests of the Upstash rate-limit path run @upstash/ratelimit on real Redis.
   "redis-server",
+  // Segment's browser SDK is tested in a real browser (tests/support/browser_page.mjs).
+  "chromium",
 ];
 
 function isInstalled(pkg) {
