@@ -8,6 +8,7 @@ import {
   extractIdentifiers,
   extractUtm,
   parseUserAgent,
+  userTraits,
 } from "../../supabase/functions/ingest/enrichment.ts";
 import { TrackMessage } from "../../supabase/functions/ingest/schemas.ts";
 
@@ -165,6 +166,34 @@ Deno.test("identifiers: ids, traits, device and external ids", () => {
       i,
     ) => i.type),
     ["user_id", "previous_id"],
+  );
+});
+
+Deno.test("user traits: context.traits, overlaid by identify's own", () => {
+  // RudderStack's browser SDK: identify carries its traits in context.traits only.
+  const rudder = {
+    type: "identify",
+    userId: "u-1",
+    context: { traits: { email: "R@Example.com", plan: "pro" } },
+  };
+  assert.deepEqual(userTraits(rudder), { email: "R@Example.com", plan: "pro" });
+  assert.deepEqual(
+    extractIdentifiers(rudder).map((i) => `${i.type}=${i.value}`),
+    ["user_id=u-1", "email=R@Example.com"],
+  );
+  // Segment's: top-level traits win over context.traits; $unset only counts there.
+  assert.deepEqual(
+    userTraits({
+      type: "identify",
+      traits: { plan: "enterprise", $unset: ["trial"] },
+      context: { traits: { plan: "pro", $unset: ["email"], name: "Ann" } },
+    }),
+    { plan: "enterprise", name: "Ann", $unset: ["trial"] },
+  );
+  // A group's traits are the group's, not the user's.
+  assert.deepEqual(
+    userTraits({ type: "group", traits: { name: "Acme" }, context: {} }),
+    {},
   );
 });
 

@@ -199,6 +199,19 @@ export function parseUserAgent(userAgent: string | undefined): Device {
 
 export type Identifier = { type: string; value: string };
 
+/**
+ * The user's traits a message carries: context.traits, which RudderStack's
+ * SDKs send on every call (identify included, in place of top-level traits),
+ * overlaid for identify by its own traits, as Segment's SDKs send them.
+ * `$unset` counts only where Meridian documents it, in identify's traits.
+ */
+export function userTraits(m: Obj): Obj {
+  const { $unset: _ignored, ...fromContext } = obj(obj(m.context).traits);
+  return m.type === "identify"
+    ? { ...fromContext, ...obj(m.traits) }
+    : fromContext;
+}
+
 /** Every identifier a message carries, raw; SQL normalizes and blocks. */
 export function extractIdentifiers(m: Obj): Identifier[] {
   const ids: Identifier[] = [];
@@ -207,7 +220,7 @@ export function extractIdentifiers(m: Obj): Identifier[] {
     if (value) ids.push({ type, value });
   };
   const context = obj(m.context);
-  const traits = m.type === "identify" ? obj(m.traits) : obj(context.traits);
+  const traits = userTraits(m);
   add("user_id", m.userId);
   add("anonymous_id", m.anonymousId);
   if (m.type === "alias") add("previous_id", m.previousId);
@@ -263,7 +276,9 @@ export function toStoredMessage(
     sent_at: sentAt ? new Date(sentAt).toISOString() : null,
     received_at: receivedAt.toISOString(),
     properties,
-    traits: message.type === "identify" || message.type === "group"
+    traits: message.type === "identify"
+      ? userTraits(message)
+      : message.type === "group"
       ? obj(message.traits)
       : null,
     context: ip && !context.ip ? { ...context, ip } : context,

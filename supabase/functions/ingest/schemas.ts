@@ -43,6 +43,10 @@ const emailRule = (path: string[]) => ({
 
 const id = z.union([z.string().min(1).max(512), z.number().finite()])
   .transform((v) => String(v));
+// Where an id may be absent, an empty string is absent: RudderStack's browser
+// SDK sends userId "" until identify.
+const optionalId = z.union([z.literal("").transform(() => null), id])
+  .optional().nullable();
 
 const isoTime = z.union([
   z.iso.datetime({ offset: true }),
@@ -51,8 +55,8 @@ const isoTime = z.union([
 
 const common = {
   messageId: z.string().min(1).max(200).optional(),
-  anonymousId: id.optional().nullable(),
-  userId: id.optional().nullable(),
+  anonymousId: optionalId,
+  userId: optionalId,
   timestamp: isoTime.optional(),
   sentAt: isoTime.optional(),
   originalTimestamp: isoTime.optional(),
