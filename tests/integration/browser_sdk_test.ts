@@ -1,13 +1,16 @@
-// Segment's browser SDK, unchanged, in real Chromium: the page loads
-// @segment/analytics-next as a site bundles it, with one option pointing it at
-// the function (cdnURL), from an origin of its own. The SDK fetches its source
-// settings, follows them, and sends a visit that turns into a purchase; the
-// events, identities and profile are read back from Postgres.
+// The browser SDKs, unchanged, in real Chromium. Each page loads the SDK as a
+// site bundles it from npm, from an origin of its own (so every call is
+// cross-origin, CORS and all), configured only to point at the function. The
+// SDK fetches its source settings from the function, follows them, and sends
+// a visit that turns into a purchase; events, identities and the profile are
+// read back from Postgres.
 import assert from "node:assert/strict";
+import type postgres from "postgres";
 import { adminSql, stack } from "../support/stack.ts";
 import { createIngestTarget } from "../support/ingest.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+const LANDING = "/pricing?utm_source=google&utm_medium=cpc&utm_campaign=brand";
 
 async function run(cmd: string, args: string[], stdin?: string) {
   const child = new Deno.Command(cmd, {
@@ -31,58 +34,91 @@ async function run(cmd: string, args: string[], stdin?: string) {
   return { out, err };
 }
 
-Deno.test("analytics.js in Chromium, pointed at the function, sends a visit that becomes a customer", async () => {
-  const sql = adminSql();
-  const dir = await Deno.makeTempDir({ prefix: "meridian-ajs-" });
-  try {
-    const target = await createIngestTarget(sql, "browser");
-    // The SDK as a site ships it: bundled from npm.
-    await run(
-      `${ROOT}node_modules/.bin/esbuild`,
-      [
-        "--bundle",
-        "--format=iife",
-        "--log-level=warning",
-        `--outfile=${dir}/analytics.js`,
-      ],
-      `import { AnalyticsBrowser } from "@segment/analytics-next";
-        window.AnalyticsBrowser = AnalyticsBrowser;`,
-    );
-    await Deno.writeTextFile(
-      `${dir}/index.html`,
-      `<!doctype html><title>Pricing</title><script src="/analytics.js"></script>
-<script>
-  const analytics = AnalyticsBrowser.load({
-    writeKey: ${JSON.stringify(target.writeKey)},
-    cdnURL: ${JSON.stringify(`${stack().apiUrl}/functions/v1/ingest`)},
-  });
-  window.done = (async () => {
-    await analytics.page("Pricing");
-    await analytics.track("Plan Chosen", { plan: "pro" });
-    await analytics.identify("browser-user", { email: "Browser@Example.com" });
-    await analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
-    return (await analytics.user()).anonymousId();
-  })();
-</script>`,
-    );
+/** A page in a fresh directory: the SDK bundled from npm as `sdk.js`, and index.html. */
+async function makePage(sdkModule: string, global: string, script: string) {
+  const dir = await Deno.makeTempDir({ prefix: "meridian-browser-" });
+  await run(`${ROOT}node_modules/.bin/esbuild`, [
+    "--bundle",
+    "--format=iife",
+    "--log-level=warning",
+    `--outfile=${dir}/sdk.js`,
+  ], `import { ${global} } from "${sdkModule}"; window.${global} = ${global};`);
+  await Deno.writeTextFile(
+    `${dir}/index.html`,
+    `<!doctype html><title>Pricing</title><script src="/sdk.js"></script>\n<script>${script}</script>`,
+  );
+  return dir;
+}
 
-    const { out, err } = await run("node", [
-      `${ROOT}tests/support/browser_page.mjs`,
-      dir,
-      "/pricing?utm_source=google&utm_medium=cpc&utm_campaign=brand",
-    ]);
-    const { result: anonymousId } = JSON.parse(out.trim().split("\n").at(-1)!);
-    assert.match(
-      err,
-      /GET \S+\/ingest\/v1\/projects\/\S+\/settings -> 200/,
-      err,
-    );
-    assert.doesNotMatch(err, /-> [45]\d\d|failed:/, err);
+/** Opens the page in Chromium; what window.done resolves to, and every request made. */
+async function openPage(dir: string) {
+  const { out, err } = await run("node", [
+    `${ROOT}tests/support/browser_page.mjs`,
+    dir,
+    LANDING,
+  ]);
+  return {
+    result: JSON.parse(out.trim().split("\n").at(-1)!).result,
+    log: err,
+  };
+}
 
+/** The organization's events once `count` have arrived (SDKs send in the background). */
+async function eventsOnceArrived(
+  sql: postgres.Sql,
+  orgId: string,
+  count: number,
+) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
     const events = await sql`
-      select type, event, channel, utm_campaign, revenue, currency, anonymous_id,
+      select type, event, channel, utm_campaign, anonymous_id, user_id,
              context -> 'library' ->> 'name' as library, browser is not null as parsed_ua
-      from public.events where org_id = ${target.orgId} order by timestamp, received_at`;
+      from public.events where org_id = ${orgId} order by timestamp, received_at`;
+    if (events.length >= count || Date.now() > deadline) return events;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The organization's live profiles with their identities. */
+function profilesOf(sql: postgres.Sql, orgId: string) {
+  return sql`
+    select p.email, p.event_count, p.revenue, p.lifecycle_stage,
+           p.first_touch ->> 'channel' as first_channel,
+           array(select i.type || '=' || i.value from public.identities i
+                 where i.org_id = p.org_id and i.profile_id = p.id order by 1) as ids
+    from public.profiles p where p.org_id = ${orgId} and p.merged_into is null`;
+}
+
+Deno.test("Segment's analytics.js in Chromium, pointed at the function, sends a visit that becomes a customer", async () => {
+  const sql = adminSql();
+  let dir = "";
+  try {
+    const target = await createIngestTarget(sql, "browser-segment");
+    dir = await makePage(
+      "@segment/analytics-next",
+      "AnalyticsBrowser",
+      `const analytics = AnalyticsBrowser.load({
+        writeKey: ${JSON.stringify(target.writeKey)},
+        cdnURL: ${JSON.stringify(`${stack().apiUrl}/functions/v1/ingest`)},
+      });
+      window.done = (async () => {
+        await analytics.page("Pricing");
+        await analytics.track("Plan Chosen", { plan: "pro" });
+        await analytics.identify("browser-user", { email: "Browser@Example.com" });
+        await analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
+        return (await analytics.user()).anonymousId();
+      })();`,
+    );
+    const { result: anonymousId, log } = await openPage(dir);
+    assert.match(
+      log,
+      /GET \S+\/ingest\/v1\/projects\/\S+\/settings -> 200/,
+      log,
+    );
+    assert.doesNotMatch(log, /-> [45]\d\d|failed:/, log);
+
+    const events = await eventsOnceArrived(sql, target.orgId, 4);
     assert.deepEqual(
       events.map((
         e,
@@ -109,12 +145,7 @@ Deno.test("analytics.js in Chromium, pointed at the function, sends a visit that
       ],
     );
     assert.ok(events.every((e) => e.anonymous_id === anonymousId));
-
-    const profiles = await sql`
-      select p.email, p.event_count, p.revenue, p.lifecycle_stage, p.first_touch ->> 'channel' as first_channel,
-             array(select i.type || '=' || i.value from public.identities i
-                   where i.org_id = p.org_id and i.profile_id = p.id order by 1) as ids
-      from public.profiles p where p.org_id = ${target.orgId} and p.merged_into is null`;
+    const profiles = await profilesOf(sql, target.orgId);
     assert.deepEqual(
       profiles.map((
         p,
@@ -141,7 +172,89 @@ Deno.test("analytics.js in Chromium, pointed at the function, sends a visit that
       "one person, from the first anonymous page view to the purchase",
     );
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    if (dir) await Deno.remove(dir, { recursive: true });
+    await sql.end();
+  }
+});
+
+Deno.test("RudderStack's browser SDK in Chromium, pointed at the function, sends a visit that becomes a customer", async () => {
+  const sql = adminSql();
+  let dir = "";
+  try {
+    const target = await createIngestTarget(sql, "browser-rudder");
+    const ingest = `${stack().apiUrl}/functions/v1/ingest`;
+    // The bundled build carries its plugins (the default one fetches them
+    // from RudderStack's CDN).
+    dir = await makePage(
+      "@rudderstack/analytics-js/bundled",
+      "RudderAnalytics",
+      `const analytics = new RudderAnalytics();
+      analytics.load(${JSON.stringify(target.writeKey)}, ${
+        JSON.stringify(ingest)
+      }, {
+        configUrl: ${JSON.stringify(ingest)},
+      });
+      window.done = new Promise((resolve) => analytics.ready(() => {
+        analytics.page("Pricing");
+        analytics.track("Plan Chosen", { plan: "pro" });
+        analytics.identify("rudder-user", { email: "Rudder@Example.com" });
+        analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
+        resolve(analytics.getAnonymousId());
+      }));`,
+    );
+    const { result: anonymousId } = await openPage(dir);
+
+    const events = await eventsOnceArrived(sql, target.orgId, 4);
+    // The SDK sends from a queue: the order of arrival is its own.
+    assert.deepEqual(
+      events.map((e) => [e.type, e.event, e.channel, e.library, e.parsed_ua])
+        .sort(),
+      [
+        ["identify", null, "paid_search", "RudderLabs JavaScript SDK", true],
+        ["page", "Pricing", "paid_search", "RudderLabs JavaScript SDK", true],
+        [
+          "track",
+          "Order Completed",
+          "paid_search",
+          "RudderLabs JavaScript SDK",
+          true,
+        ],
+        [
+          "track",
+          "Plan Chosen",
+          "paid_search",
+          "RudderLabs JavaScript SDK",
+          true,
+        ],
+      ].sort(),
+    );
+    assert.ok(events.every((e) => e.anonymous_id === anonymousId));
+    const profiles = await profilesOf(sql, target.orgId);
+    assert.deepEqual(
+      profiles.map((
+        p,
+      ) => [
+        p.email,
+        Number(p.event_count),
+        Number(p.revenue),
+        p.lifecycle_stage,
+        p.ids,
+      ]),
+      [[
+        "Rudder@Example.com",
+        4,
+        49,
+        "customer",
+        [
+          `anonymous_id=${anonymousId}`,
+          "email=rudder@example.com",
+          "user_id=rudder-user",
+        ],
+      ]],
+      "one person, from the first anonymous page view to the purchase",
+    );
+  } finally {
+    if (dir) await Deno.remove(dir, { recursive: true });
     await sql.end();
   }
 });

@@ -23,6 +23,10 @@ const TYPES = { ".html": "text/html", ".js": "text/javascript" };
 
 const server = http.createServer(async (req, res) => {
   const path = new URL(req.url ?? "/", "http://page").pathname;
+  if (path === "/favicon.ico") {
+    res.writeHead(204);
+    return res.end();
+  }
   const file = extname(path)
     ? normalize(path).replace(/^(\.\.[/\\])+/, "")
     : "/index.html";

@@ -3,10 +3,8 @@
 
 export const corsHeaders: Record<string, string> = {
   "Access-Control-Allow-Origin": "*",
-  // anonymousid: RudderStack's browser SDK sends each event's anonymous id in
-  // an AnonymousId header, so its preflight fails unless the header is allowed.
   "Access-Control-Allow-Headers":
-    "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key, anonymousid",
+    "authorization, x-client-info, apikey, content-type, x-api-key, idempotency-key",
   "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
   "Access-Control-Expose-Headers":
     "ratelimit, ratelimit-policy, retry-after, x-ratelimit-reset, x-request-id",
@@ -25,10 +23,27 @@ export function jsonResponse(
   return new Response(JSON.stringify(body), { status, headers: h });
 }
 
-/** Answers a CORS preflight, or returns null when the request is not one. */
-export function preflight(req: Request): Response | null {
+// A list of header names, as a preflight's Access-Control-Request-Headers.
+const HEADER_NAMES =
+  /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
+
+/**
+ * Answers a CORS preflight, or returns null when the request is not one.
+ * `anyHeader` allows whatever headers the page asks for: SDKs that run on
+ * customers' sites send headers of their own, which change between versions
+ * (RudderStack's: AnonymousId, SentAt, RSA-Since-Last-Attempt...). Safe where
+ * no response is readable with credentials, as with Allow-Origin "*".
+ */
+export function preflight(
+  req: Request,
+  { anyHeader = false }: { anyHeader?: boolean } = {},
+): Response | null {
   if (req.method !== "OPTIONS") return null;
-  return new Response("ok", { headers: corsHeaders });
+  const asked = req.headers.get("access-control-request-headers")?.trim();
+  const headers = anyHeader && asked && HEADER_NAMES.test(asked)
+    ? { ...corsHeaders, "Access-Control-Allow-Headers": asked }
+    : corsHeaders;
+  return new Response("ok", { headers });
 }
 
 /** The response with extra headers (e.g. RateLimit) added where not already set. */

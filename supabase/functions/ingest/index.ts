@@ -37,8 +37,10 @@ import { mayHoldUnstorableText, toStorableJson } from "../_shared/pg_text.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { readLimitedText } from "./body.ts";
 import {
+  rudderSourceConfig,
   SETTINGS_HEADERS,
   SETTINGS_ROUTE,
+  SOURCE_CONFIG_ROUTE,
   sourceSettings,
 } from "./source_settings.ts";
 import { toStoredMessage } from "./enrichment.ts";
@@ -195,23 +197,25 @@ function writeKeyPrincipal(
 }
 
 Deno.serve(async (req) => {
-  const cors = preflight(req);
+  // Browser SDKs send headers of their own (see preflight).
+  const cors = preflight(req, { anyHeader: true });
   if (cors) return cors;
   // Set once the request is admitted, so every later answer reports the limit.
   let limitHeaders: Record<string, string> = {};
   let release: (() => void) | null = null;
   try {
-    const path = new URL(req.url).pathname;
-    const settings = path.match(SETTINGS_ROUTE);
-    const route = settings ? null : path.match(ROUTE);
-    if (!settings && !route) {
+    const url = new URL(req.url);
+    const settings = url.pathname.match(SETTINGS_ROUTE);
+    const sourceConfig = SOURCE_CONFIG_ROUTE.test(url.pathname);
+    const route = settings || sourceConfig ? null : url.pathname.match(ROUTE);
+    if (!settings && !sourceConfig && !route) {
       throw new HttpError(
         404,
         "not_found",
-        "Use /v1/{identify,track,page,screen,group,alias,batch,import} (or analytics.js's /v1/{t,p,i,s,g,a,b}), or GET /v1/projects/{writeKey}/settings",
+        "Use /v1/{identify,track,page,screen,group,alias,batch,import} (or analytics.js's /v1/{t,p,i,s,g,a,b}); GET /v1/projects/{writeKey}/settings or /sourceConfig/",
       );
     }
-    const method = settings ? "GET" : "POST";
+    const method = settings || sourceConfig ? "GET" : "POST";
     if (req.method !== method) {
       throw new HttpError(
         405,
@@ -236,11 +240,28 @@ Deno.serve(async (req) => {
       req.headers.get("x-forwarded-for")?.split(",")[0],
     );
 
-    // SOURCE SETTINGS, as Segment's CDN serves them to its SDKs.
+    // SOURCE SETTINGS, as Segment's CDN and RudderStack's control plane serve them.
     if (settings) {
       await authenticateWriteKey(settings[1], requestIp);
       return jsonResponse(
         sourceSettings(req, settings[1]),
+        200,
+        SETTINGS_HEADERS,
+      );
+    }
+    if (sourceConfig) {
+      const writeKey = writeKeyFrom(req, {}) ??
+        url.searchParams.get("writeKey");
+      if (!writeKey) {
+        throw new HttpError(
+          401,
+          "unauthorized",
+          "A write key is required (HTTP Basic username or ?writeKey=)",
+        );
+      }
+      const key = await authenticateWriteKey(writeKey, requestIp);
+      return jsonResponse(
+        rudderSourceConfig(writeKey, key),
         200,
         SETTINGS_HEADERS,
       );

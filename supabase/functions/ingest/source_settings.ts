@@ -1,11 +1,15 @@
-// The source settings Segment's SDKs fetch before they send anything, as
-// Segment's CDN serves them: GET {cdn}/v1/projects/{writeKey}/settings. With
-// these, pointing an SDK's settings host at Meridian is the only change it
-// needs: analytics.js takes `cdnURL: "https://<project>/functions/v1/ingest"`,
-// the mobile SDKs `cdnHost: "<project>/functions/v1/ingest/v1"`, and each then
-// sends its events to the apiHost named here.
+// The source settings browser and mobile SDKs fetch before they send
+// anything, so that pointing an SDK at Meridian is the only change it needs:
+// - Segment's, as its CDN serves them: GET {cdn}/v1/projects/{writeKey}/settings.
+//   analytics.js takes `cdnURL: "https://<project>/functions/v1/ingest"`, the
+//   mobile SDKs `cdnHost: "<project>/functions/v1/ingest/v1"`; each then sends
+//   its events to the apiHost named here.
+// - RudderStack's, as its control plane serves them: GET {configUrl}/sourceConfig/
+//   with the write key in Basic auth. The browser SDK takes
+//   `configUrl: "https://<project>/functions/v1/ingest"` beside its dataPlaneUrl.
 
 export const SETTINGS_ROUTE = /^\/ingest\/v1\/projects\/([^/]+)\/settings\/?$/;
+export const SOURCE_CONFIG_ROUTE = /^\/ingest\/sourceConfig\/?$/;
 
 // Browsers fetch settings on every page load; a write key's settings change
 // only when the project's host does. Private: the host comes from the request.
@@ -41,6 +45,26 @@ export function sourceSettings(req: Request, writeKey: string) {
     metrics: { sampleRate: 0 },
     legacyVideoPluginsEnabled: false,
     remotePlugins: [],
+  };
+}
+
+/** RudderStack's source config for a verified write key: no device-mode destinations. */
+export function rudderSourceConfig(
+  writeKey: string,
+  key: { orgId: string; sourceId: string },
+) {
+  return {
+    source: {
+      id: key.sourceId,
+      writeKey,
+      enabled: true,
+      workspaceId: key.orgId,
+      // Empty: no error reporting to RudderStack, no consent managers.
+      config: {},
+      // Empty: events go to the dataPlaneUrl the page gave.
+      dataplanes: {},
+      destinations: [],
+    },
   };
 }
 
