@@ -15,12 +15,7 @@
 // does not cost the others: 200 {"success": true, "accepted", "duplicates",
 // "rejected": [{index, messageId, details}]}; when no message is valid, 400 with
 // the details of each.
-import {
-  parseIp,
-  type Principal,
-  requestContext,
-  verifyApiKey,
-} from "../_shared/auth.ts";
+import { parseIp, type Principal, requestContext } from "../_shared/auth.ts";
 import { sql } from "../_shared/db.ts";
 import {
   type ErrorDetail,
@@ -37,12 +32,11 @@ import { mayHoldUnstorableText, toStorableJson } from "../_shared/pg_text.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { readLimitedText } from "./body.ts";
 import {
-  rudderSourceConfig,
-  SETTINGS_HEADERS,
   SETTINGS_ROUTE,
+  settingsResponse,
   SOURCE_CONFIG_ROUTE,
-  sourceSettings,
 } from "./source_settings.ts";
+import { authenticateWriteKey, writeKeyFrom } from "./write_key.ts";
 import { toStoredMessage } from "./enrichment.ts";
 import {
   BatchEnvelope,
@@ -85,40 +79,6 @@ type Rejected = {
   details: ErrorDetail[];
 };
 type Obj = Record<string, unknown>;
-
-/** Segment's HTTP Basic: the write key is the username, the password empty. */
-function writeKeyFrom(req: Request, body: Obj): string | null {
-  const auth = req.headers.get("authorization");
-  const m = auth?.match(/^Basic\s+(.+)$/i);
-  if (m) {
-    try {
-      const user = atob(m[1].trim()).split(":")[0];
-      if (user) return user;
-    } catch {
-      throw new HttpError(
-        401,
-        "unauthorized",
-        "Malformed Basic authorization header",
-      );
-    }
-  }
-  return typeof body.writeKey === "string" && body.writeKey
-    ? body.writeKey
-    : null;
-}
-
-/** The source a write key sends for; 401 unless it is a live write key. */
-async function authenticateWriteKey(writeKey: string, ip: string | null) {
-  const key = await verifyApiKey(db(), writeKey, ip);
-  if (!key || key.kind !== "write" || !key.source_id) {
-    throw new HttpError(
-      401,
-      "invalid_write_key",
-      "The write key is invalid, revoked or not a write key",
-    );
-  }
-  return { keyId: key.key_id, orgId: key.org_id, sourceId: key.source_id };
-}
 
 function validate(
   raw: unknown,
@@ -205,7 +165,7 @@ Deno.serve(async (req) => {
   let release: (() => void) | null = null;
   try {
     const url = new URL(req.url);
-    const settings = url.pathname.match(SETTINGS_ROUTE);
+    const settings = SETTINGS_ROUTE.test(url.pathname);
     const sourceConfig = SOURCE_CONFIG_ROUTE.test(url.pathname);
     const route = settings || sourceConfig ? null : url.pathname.match(ROUTE);
     if (!settings && !sourceConfig && !route) {
@@ -241,30 +201,8 @@ Deno.serve(async (req) => {
     );
 
     // SOURCE SETTINGS, as Segment's CDN and RudderStack's control plane serve them.
-    if (settings) {
-      await authenticateWriteKey(settings[1], requestIp);
-      return jsonResponse(
-        sourceSettings(req, settings[1]),
-        200,
-        SETTINGS_HEADERS,
-      );
-    }
-    if (sourceConfig) {
-      const writeKey = writeKeyFrom(req, {}) ??
-        url.searchParams.get("writeKey");
-      if (!writeKey) {
-        throw new HttpError(
-          401,
-          "unauthorized",
-          "A write key is required (HTTP Basic username or ?writeKey=)",
-        );
-      }
-      const key = await authenticateWriteKey(writeKey, requestIp);
-      return jsonResponse(
-        rudderSourceConfig(writeKey, key),
-        200,
-        SETTINGS_HEADERS,
-      );
+    if (settings || sourceConfig) {
+      return await settingsResponse(req, db(), requestIp);
     }
 
     const kind = SHORT_PATHS[route![1]] ?? route![1];
@@ -274,7 +212,7 @@ Deno.serve(async (req) => {
     // a bad key costs no body read; a key in the body is checked after parsing.
     const headerKey = writeKeyFrom(req, {});
     let key = headerKey
-      ? await authenticateWriteKey(headerKey, requestIp)
+      ? await authenticateWriteKey(db(), headerKey, requestIp)
       : null;
     if (key) {
       limitHeaders = rateLimitHeaders(
@@ -320,7 +258,7 @@ Deno.serve(async (req) => {
           "A write key is required (HTTP Basic username or writeKey)",
         );
       }
-      key = await authenticateWriteKey(bodyKey, requestIp);
+      key = await authenticateWriteKey(db(), bodyKey, requestIp);
       limitHeaders = rateLimitHeaders(
         await admit(db(), writeKeyPrincipal(req, key), "ingest"),
       );

@@ -8,6 +8,11 @@
 //   with the write key in Basic auth. The browser SDK takes
 //   `configUrl: "https://<project>/functions/v1/ingest"` beside its dataPlaneUrl.
 
+import type postgres from "postgres";
+import { HttpError } from "../_shared/errors.ts";
+import { jsonResponse } from "../_shared/http.ts";
+import { authenticateWriteKey, writeKeyFrom } from "./write_key.ts";
+
 export const SETTINGS_ROUTE = /^\/ingest\/v1\/projects\/([^/]+)\/settings\/?$/;
 export const SOURCE_CONFIG_ROUTE = /^\/ingest\/sourceConfig\/?$/;
 
@@ -26,8 +31,8 @@ function publicOrigin(req: Request): { host: string; protocol: string } {
   return { host, protocol: proto === "http" ? "http" : "https" };
 }
 
-/** The settings document for a verified write key. */
-export function sourceSettings(req: Request, writeKey: string) {
+/** Segment's settings document for a verified write key. */
+function segmentSettings(req: Request, writeKey: string) {
   const { host, protocol } = publicOrigin(req);
   return {
     integrations: {
@@ -49,7 +54,7 @@ export function sourceSettings(req: Request, writeKey: string) {
 }
 
 /** RudderStack's source config for a verified write key: no device-mode destinations. */
-export function rudderSourceConfig(
+function rudderSourceConfig(
   writeKey: string,
   key: { orgId: string; sourceId: string },
 ) {
@@ -68,6 +73,34 @@ export function rudderSourceConfig(
   };
 }
 
-export const SETTINGS_HEADERS = {
+const SETTINGS_HEADERS = {
   "Cache-Control": `private, max-age=${CACHE_SECONDS}`,
 };
+
+/** Answers GET on either settings route (see the routes above). */
+export async function settingsResponse(
+  req: Request,
+  sql: postgres.Sql,
+  ip: string | null,
+): Promise<Response> {
+  const url = new URL(req.url);
+  const segment = url.pathname.match(SETTINGS_ROUTE);
+  if (segment) {
+    await authenticateWriteKey(sql, segment[1], ip);
+    return jsonResponse(
+      segmentSettings(req, segment[1]),
+      200,
+      SETTINGS_HEADERS,
+    );
+  }
+  const writeKey = writeKeyFrom(req, {}) ?? url.searchParams.get("writeKey");
+  if (!writeKey) {
+    throw new HttpError(
+      401,
+      "unauthorized",
+      "A write key is required (HTTP Basic username or ?writeKey=)",
+    );
+  }
+  const key = await authenticateWriteKey(sql, writeKey, ip);
+  return jsonResponse(rudderSourceConfig(writeKey, key), 200, SETTINGS_HEADERS);
+}
