@@ -80,14 +80,37 @@ async function eventsOnceArrived(
   }
 }
 
-/** The organization's live profiles with their identities. */
-function profilesOf(sql: postgres.Sql, orgId: string) {
-  return sql`
+/**
+ * What both pages' visits must leave: one live profile, from the anonymous page
+ * view to the purchase, holding all three identifiers.
+ */
+async function assertOneCustomer(
+  sql: postgres.Sql,
+  orgId: string,
+  who: { anonymousId: string; userId: string; email: string },
+) {
+  const profiles = await sql`
     select p.email, p.event_count, p.revenue, p.lifecycle_stage,
            p.first_touch ->> 'channel' as first_channel,
            array(select i.type || '=' || i.value from public.identities i
                  where i.org_id = p.org_id and i.profile_id = p.id order by 1) as ids
     from public.profiles p where p.org_id = ${orgId} and p.merged_into is null`;
+  assert.deepEqual(
+    profiles.map((p) => [
+      p.email,
+      Number(p.event_count),
+      Number(p.revenue),
+      p.lifecycle_stage,
+      p.first_channel,
+      p.ids,
+    ]),
+    [[who.email, 4, 49, "customer", "paid_search", [
+      `anonymous_id=${who.anonymousId}`,
+      `email=${who.email.toLowerCase()}`,
+      `user_id=${who.userId}`,
+    ]]],
+    "one person, from the first anonymous page view to the purchase",
+  );
 }
 
 Deno.test("Segment's analytics.js in Chromium, pointed at the function, sends a visit that becomes a customer", async () => {
@@ -145,32 +168,11 @@ Deno.test("Segment's analytics.js in Chromium, pointed at the function, sends a 
       ],
     );
     assert.ok(events.every((e) => e.anonymous_id === anonymousId));
-    const profiles = await profilesOf(sql, target.orgId);
-    assert.deepEqual(
-      profiles.map((
-        p,
-      ) => [
-        p.email,
-        Number(p.event_count),
-        Number(p.revenue),
-        p.lifecycle_stage,
-        p.first_channel,
-        p.ids,
-      ]),
-      [[
-        "Browser@Example.com",
-        4,
-        49,
-        "customer",
-        "paid_search",
-        [
-          `anonymous_id=${anonymousId}`,
-          "email=browser@example.com",
-          "user_id=browser-user",
-        ],
-      ]],
-      "one person, from the first anonymous page view to the purchase",
-    );
+    await assertOneCustomer(sql, target.orgId, {
+      anonymousId,
+      userId: "browser-user",
+      email: "Browser@Example.com",
+    });
   } finally {
     if (dir) await Deno.remove(dir, { recursive: true });
     await sql.end();
@@ -229,30 +231,11 @@ Deno.test("RudderStack's browser SDK in Chromium, pointed at the function, sends
       ].sort(),
     );
     assert.ok(events.every((e) => e.anonymous_id === anonymousId));
-    const profiles = await profilesOf(sql, target.orgId);
-    assert.deepEqual(
-      profiles.map((
-        p,
-      ) => [
-        p.email,
-        Number(p.event_count),
-        Number(p.revenue),
-        p.lifecycle_stage,
-        p.ids,
-      ]),
-      [[
-        "Rudder@Example.com",
-        4,
-        49,
-        "customer",
-        [
-          `anonymous_id=${anonymousId}`,
-          "email=rudder@example.com",
-          "user_id=rudder-user",
-        ],
-      ]],
-      "one person, from the first anonymous page view to the purchase",
-    );
+    await assertOneCustomer(sql, target.orgId, {
+      anonymousId,
+      userId: "rudder-user",
+      email: "Rudder@Example.com",
+    });
   } finally {
     if (dir) await Deno.remove(dir, { recursive: true });
     await sql.end();

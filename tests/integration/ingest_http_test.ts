@@ -367,8 +367,9 @@ Deno.test("source settings as Segment's CDN serves them, naming where to send", 
 });
 
 Deno.test("analytics.js's wire format: short paths, text/plain, key in the body", async () => {
-  // What Segment's browser SDK (@segment/analytics-next) sends, by hand: no
-  // browser here. Its Segment.io plugin POSTs each call to {apiHost}/<first
+  // What Segment's browser SDK (@segment/analytics-next) sends, by hand, so the
+  // envelope is pinned down (browser_sdk_test.ts runs the SDK itself in
+  // Chromium). Its Segment.io plugin POSTs each call to {apiHost}/<first
   // letter of the type>, or with the batching strategy {writeKey, batch,
   // sentAt} to {apiHost}/b; always as text/plain (no CORS preflight), with the
   // write key in the body.
