@@ -179,6 +179,52 @@ Deno.test("Segment's analytics.js in Chromium, pointed at the function, sends a 
   }
 });
 
+Deno.test("analytics.js's batching strategy delivers the same visit through /v1/b", async () => {
+  const sql = adminSql();
+  let dir = "";
+  try {
+    const target = await createIngestTarget(sql, "browser-batching");
+    dir = await makePage(
+      "@segment/analytics-next",
+      "AnalyticsBrowser",
+      `const analytics = AnalyticsBrowser.load({
+        writeKey: ${JSON.stringify(target.writeKey)},
+        cdnURL: ${JSON.stringify(`${stack().apiUrl}/functions/v1/ingest`)},
+      }, {
+        integrations: { "Segment.io": {
+          deliveryStrategy: { strategy: "batching", config: { size: 4, timeout: 500 } },
+        } },
+      });
+      window.done = (async () => {
+        await analytics.page("Pricing");
+        await analytics.track("Plan Chosen", { plan: "pro" });
+        await analytics.identify("batch-user", { email: "Batch@Example.com" });
+        await analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
+        await delivered(/\\/ingest\\/v1\\/b$/, 1);
+        return (await analytics.user()).anonymousId();
+      })();`,
+    );
+    const { result: anonymousId, log } = await openPage(dir);
+    const events = await eventsOnceArrived(sql, target.orgId, 4);
+    assert.match(log, /POST \S+\/ingest\/v1\/b -> 200/, log);
+    assert.doesNotMatch(log, /\/ingest\/v1\/[tpi] /, "no call sent on its own");
+    assert.deepEqual(events.map((e) => [e.type, e.event]), [
+      ["page", "Pricing"],
+      ["track", "Plan Chosen"],
+      ["identify", null],
+      ["track", "Order Completed"],
+    ]);
+    await assertOneCustomer(sql, target.orgId, {
+      anonymousId,
+      userId: "batch-user",
+      email: "Batch@Example.com",
+    });
+  } finally {
+    if (dir) await Deno.remove(dir, { recursive: true });
+    await sql.end();
+  }
+});
+
 Deno.test("RudderStack's browser SDK in Chromium, pointed at the function, sends a visit that becomes a customer", async () => {
   const sql = adminSql();
   let dir = "";
@@ -201,7 +247,8 @@ Deno.test("RudderStack's browser SDK in Chromium, pointed at the function, sends
         analytics.track("Plan Chosen", { plan: "pro" });
         analytics.identify("rudder-user", { email: "Rudder@Example.com" });
         analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
-        resolve(analytics.getAnonymousId());
+        delivered(/\\/ingest\\/v1\\/(page|track|identify)$/, 4)
+          .then(() => resolve(analytics.getAnonymousId()));
       }));`,
     );
     const { result: anonymousId } = await openPage(dir);

@@ -5,6 +5,11 @@
 //
 //   node tests/support/browser_page.mjs <dir> <path?query>
 //
+// The page may call `delivered(pattern, count)`, defined before its scripts
+// run: a promise that resolves once `count` responses to URLs matching the
+// pattern have arrived, for SDKs that deliver in the background (queues,
+// batches), so the browser does not close on a request in flight.
+//
 // <dir> holds the page (index.html) and any scripts it loads; they are served
 // from a fresh loopback origin, so requests to the stack are cross-origin, as
 // from a customer's site. Every request the page makes is logged to stderr.
@@ -51,6 +56,17 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
+  await page.addInitScript(() => {
+    globalThis.delivered = (pattern, count) =>
+      new Promise((resolve) => {
+        const done = () =>
+          performance.getEntriesByType("resource")
+            .filter((e) => pattern.test(e.name)).length >= count;
+        if (done()) return resolve();
+        new PerformanceObserver(() => done() && resolve())
+          .observe({ type: "resource", buffered: true });
+      });
+  });
   page.on("console", (m) => console.error(`console.${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
   page.on(
