@@ -20,15 +20,19 @@ export const SOURCE_CONFIG_ROUTE = /^\/ingest\/sourceConfig\/?$/;
 // only when the project's host does. Private: the host comes from the request.
 const CACHE_SECONDS = 300;
 
+const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+
 /** Where this request reached the function from outside, as the gateway saw it. */
-function publicOrigin(req: Request): { host: string; protocol: string } {
+export function publicOrigin(req: Request): { host: string; protocol: string } {
   const url = new URL(req.url);
   const host = req.headers.get("x-forwarded-host") ?? url.host;
-  const proto = (req.headers.get("x-forwarded-proto") ?? url.protocol)
-    .replace(/:$/, "")
-    .split(",")[0]
-    .trim();
-  return { host, protocol: proto === "http" ? "http" : "https" };
+  const forwarded = req.headers.get("x-forwarded-proto")?.split(",")[0].trim();
+  // Unless a proxy says http, or this is loopback, https: behind a proxy the
+  // function's own URL may say http, and an http apiHost is blocked as mixed
+  // content on every https site.
+  const http = forwarded === "http" ||
+    (!forwarded && url.protocol === "http:" && LOOPBACK.test(host));
+  return { host, protocol: http ? "http" : "https" };
 }
 
 /** Segment's settings document for a verified write key. */
