@@ -113,26 +113,46 @@ async function assertOneCustomer(
   );
 }
 
+/**
+ * The visit both analytics.js pages send (page view, plan, identify,
+ * purchase), with the SDK loaded as a site would, pointed at the function by
+ * cdnURL alone; `options` are analytics.js's own load options.
+ */
+function analyticsJsPage(
+  writeKey: string,
+  who: { userId: string; email: string },
+  { options = {}, deliveredTo }: { options?: object; deliveredTo?: string } =
+    {},
+) {
+  return makePage(
+    "@segment/analytics-next",
+    "AnalyticsBrowser",
+    `const analytics = AnalyticsBrowser.load({
+      writeKey: ${JSON.stringify(writeKey)},
+      cdnURL: ${JSON.stringify(`${stack().apiUrl}/functions/v1/ingest`)},
+    }, ${JSON.stringify(options)});
+    window.done = (async () => {
+      await analytics.page("Pricing");
+      await analytics.track("Plan Chosen", { plan: "pro" });
+      await analytics.identify(${JSON.stringify(who.userId)}, { email: ${
+      JSON.stringify(who.email)
+    } });
+      await analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
+      ${deliveredTo ? `await delivered(/${deliveredTo}/, 1);` : ""}
+      return (await analytics.user()).anonymousId();
+    })();`,
+  );
+}
+
 Deno.test("Segment's analytics.js in Chromium, pointed at the function, sends a visit that becomes a customer", async () => {
   const sql = adminSql();
   let dir = "";
   try {
     const target = await createIngestTarget(sql, "browser-segment");
-    dir = await makePage(
-      "@segment/analytics-next",
-      "AnalyticsBrowser",
-      `const analytics = AnalyticsBrowser.load({
-        writeKey: ${JSON.stringify(target.writeKey)},
-        cdnURL: ${JSON.stringify(`${stack().apiUrl}/functions/v1/ingest`)},
-      });
-      window.done = (async () => {
-        await analytics.page("Pricing");
-        await analytics.track("Plan Chosen", { plan: "pro" });
-        await analytics.identify("browser-user", { email: "Browser@Example.com" });
-        await analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
-        return (await analytics.user()).anonymousId();
-      })();`,
-    );
+    dir = await analyticsJsPage(target.writeKey, {
+      userId: "browser-user",
+      email: "Browser@Example.com",
+    });
     const { result: anonymousId, log } = await openPage(dir);
     assert.match(
       log,
@@ -184,26 +204,23 @@ Deno.test("analytics.js's batching strategy delivers the same visit through /v1/
   let dir = "";
   try {
     const target = await createIngestTarget(sql, "browser-batching");
-    dir = await makePage(
-      "@segment/analytics-next",
-      "AnalyticsBrowser",
-      `const analytics = AnalyticsBrowser.load({
-        writeKey: ${JSON.stringify(target.writeKey)},
-        cdnURL: ${JSON.stringify(`${stack().apiUrl}/functions/v1/ingest`)},
-      }, {
-        integrations: { "Segment.io": {
-          deliveryStrategy: { strategy: "batching", config: { size: 4, timeout: 500 } },
-        } },
-      });
-      window.done = (async () => {
-        await analytics.page("Pricing");
-        await analytics.track("Plan Chosen", { plan: "pro" });
-        await analytics.identify("batch-user", { email: "Batch@Example.com" });
-        await analytics.track("Order Completed", { revenue: 49, currency: "EUR" });
-        await delivered(/\\/ingest\\/v1\\/b$/, 1);
-        return (await analytics.user()).anonymousId();
-      })();`,
-    );
+    dir = await analyticsJsPage(target.writeKey, {
+      userId: "batch-user",
+      email: "Batch@Example.com",
+    }, {
+      options: {
+        integrations: {
+          "Segment.io": {
+            deliveryStrategy: {
+              strategy: "batching",
+              config: { size: 4, timeout: 500 },
+            },
+          },
+        },
+      },
+      // The batch goes out in the background, once the fourth call fills it.
+      deliveredTo: "\\/ingest\\/v1\\/b$",
+    });
     const { result: anonymousId, log } = await openPage(dir);
     const events = await eventsOnceArrived(sql, target.orgId, 4);
     assert.match(log, /POST \S+\/ingest\/v1\/b -> 200/, log);
