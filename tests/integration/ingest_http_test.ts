@@ -523,6 +523,28 @@ Deno.test("hostile input gets the right 4xx and loses nothing accepted", async (
         details: { field: string; rule: string }[];
       };
       assert.deepEqual(error.details.map((d) => d.field), ["event"]);
+      // A context that is not an object was spread into {"0": "w", ...} and stored.
+      const batch = await post(
+        target,
+        "batch",
+        JSON.stringify({
+          context: { locale: "en-US" },
+          batch: [{ ...ok, type: "track", context: "web" }, {
+            ...ok,
+            type: "track",
+            timestamp: "yesterday",
+          }],
+        }),
+      );
+      assert.equal(batch.status, 400);
+      assert.deepEqual(
+        (batch.json.error as { details: { field: string; rule: string }[] })
+          .details.map((d) => [d.field, d.rule]),
+        [["batch.0.context", "invalid_type"], [
+          "batch.1.timestamp",
+          "format:datetime",
+        ]],
+      );
     });
     await t.step("deeply nested properties are refused", async () => {
       let nested: Record<string, unknown> = { leaf: true };

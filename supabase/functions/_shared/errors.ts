@@ -39,7 +39,10 @@ export function errorResponse(
 export function zodDetails(error: z.ZodError): ErrorDetail[] {
   return error.issues.map((issue) => ({
     field: issue.path.map(String).join(".") || "(body)",
-    rule: issue.code,
+    // "format:datetime" says more than zod's "invalid_format".
+    rule: issue.code === "invalid_format"
+      ? `format:${issue.format}`
+      : issue.code,
     message: issue.message,
   }));
 }

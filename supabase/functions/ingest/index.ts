@@ -17,12 +17,7 @@
 // the details of each.
 import { parseIp, type Principal, requestContext } from "../_shared/auth.ts";
 import { sql } from "../_shared/db.ts";
-import {
-  type ErrorDetail,
-  HttpError,
-  toErrorResponse,
-  zodDetails,
-} from "../_shared/errors.ts";
+import { HttpError, toErrorResponse, zodDetails } from "../_shared/errors.ts";
 import {
   ConcurrencyLimit,
   limitFromEnv,
@@ -38,14 +33,13 @@ import {
 } from "./source_settings.ts";
 import { authenticateWriteKey, writeKeyFrom } from "./write_key.ts";
 import { toStoredMessage } from "./enrichment.ts";
+import { BatchEnvelope } from "./schemas.ts";
 import {
-  BatchEnvelope,
-  MESSAGE_SCHEMAS,
-  MESSAGE_TYPES,
-  type MessageType,
-} from "./schemas.ts";
+  MAX_MESSAGE_BYTES,
+  type Rejected,
+  validateMessage,
+} from "./validate.ts";
 
-const MAX_MESSAGE_BYTES = 32 * 1024;
 const MAX_BATCH_BYTES = 500 * 1024;
 // Accepted timestamps (after skew correction): events retention back, a day ahead.
 const MAX_AGE_MS = 2 * 365 * 86_400_000;
@@ -73,58 +67,7 @@ const inFlight = new ConcurrencyLimit(
   limitFromEnv("MERIDIAN_INGEST_MAX_IN_FLIGHT", 64),
 );
 
-type Rejected = {
-  index: number;
-  messageId: string | null;
-  details: ErrorDetail[];
-};
 type Obj = Record<string, unknown>;
-
-function validate(
-  raw: unknown,
-  index: number,
-  envelope: { context?: Obj; integrations?: Obj },
-): { message?: Obj; rejected?: Rejected } {
-  const item = raw !== null && typeof raw === "object" && !Array.isArray(raw)
-    ? raw as Obj
-    : null;
-  const messageId = typeof item?.messageId === "string" ? item.messageId : null;
-  const reject = (details: ErrorDetail[]) => ({
-    rejected: { index, messageId, details },
-  });
-  if (!item) {
-    return reject([{
-      field: "(message)",
-      rule: "object",
-      message: "a message is a JSON object",
-    }]);
-  }
-  const bytes = new TextEncoder().encode(JSON.stringify(item)).byteLength;
-  if (bytes > MAX_MESSAGE_BYTES) {
-    return reject([{
-      field: "(message)",
-      rule: `max_bytes:${MAX_MESSAGE_BYTES}`,
-      message: `${bytes} bytes`,
-    }]);
-  }
-  const type = item.type as MessageType;
-  if (!MESSAGE_TYPES.includes(type)) {
-    return reject([{
-      field: "type",
-      rule: `one_of:${MESSAGE_TYPES.join(",")}`,
-      message: String(item.type),
-    }]);
-  }
-  // Batch-level context and integrations apply to each message, which may override.
-  const merged = {
-    ...item,
-    context: { ...envelope.context, ...(item.context as Obj | undefined) },
-    integrations: item.integrations ?? envelope.integrations,
-  };
-  const parsed = MESSAGE_SCHEMAS[type].safeParse(merged);
-  if (!parsed.success) return reject(zodDetails(parsed.error));
-  return { message: parsed.data as Obj };
-}
 
 /** One statement, so one transaction: the batch is stored whole or not at all. */
 async function store(orgId: string, sourceId: string, messages: unknown[]) {
@@ -289,7 +232,7 @@ Deno.serve(async (req) => {
     // would refuse them, and with them every message of the batch.
     const repairText = mayHoldUnstorableText(text);
     rawMessages.forEach((raw, index) => {
-      const { message, rejected: bad } = validate(raw, index, envelope);
+      const { message, rejected: bad } = validateMessage(raw, index, envelope);
       if (bad) return rejected.push(bad);
       const enriched = toStoredMessage(message as never, receivedAt, {
         sentAt: envelope.sentAt,

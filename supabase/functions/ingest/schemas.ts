@@ -41,17 +41,23 @@ const emailRule = (path: string[]) => ({
   path,
 });
 
-const id = z.union([z.string().min(1).max(512), z.number().finite()])
-  .transform((v) => String(v));
+const ID_RULE = "a string of 1 to 512 characters, or a number";
+const id = z.union([z.string().min(1).max(512), z.number().finite()], {
+  error: ID_RULE,
+}).transform((v) => String(v));
 // Where an id may be absent, an empty string is absent: RudderStack's browser
 // SDK sends userId "" until identify.
-const optionalId = z.union([z.literal("").transform(() => null), id])
+const optionalId = z.union([z.literal("").transform(() => null), id], {
+  error: ID_RULE,
+})
   .optional().nullable();
 
-const isoTime = z.union([
-  z.iso.datetime({ offset: true }),
-  z.iso.datetime({ local: true }),
-]);
+// With an offset, in UTC (Z) or without a zone, as Segment's libraries send it.
+const isoTime = z.iso.datetime({
+  offset: true,
+  local: true,
+  error: "an ISO 8601 date-time, such as 2026-11-22T10:00:00.000Z",
+});
 
 const common = {
   messageId: z.string().min(1).max(200).optional(),

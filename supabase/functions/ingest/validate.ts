@@ -1,0 +1,68 @@
+// One message of a request, checked against its type's schema (schemas.ts),
+// with the batch's own context and integrations applied to it as Segment
+// applies them. A message that fails is reported, not thrown: a batch stores
+// its valid messages and names the invalid ones.
+import { type ErrorDetail, zodDetails } from "../_shared/errors.ts";
+import { MESSAGE_SCHEMAS, MESSAGE_TYPES, type MessageType } from "./schemas.ts";
+
+export const MAX_MESSAGE_BYTES = 32 * 1024;
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+export type Rejected = {
+  index: number;
+  messageId: string | null;
+  details: ErrorDetail[];
+};
+
+export type Envelope = { context?: Obj; integrations?: Obj };
+
+export function validateMessage(
+  raw: unknown,
+  index: number,
+  envelope: Envelope,
+): { message?: Obj; rejected?: Rejected } {
+  const item = isObject(raw) ? raw : null;
+  const messageId = typeof item?.messageId === "string" ? item.messageId : null;
+  const reject = (details: ErrorDetail[]) => ({
+    rejected: { index, messageId, details },
+  });
+  if (!item) {
+    return reject([{
+      field: "(message)",
+      rule: "object",
+      message: "a message is a JSON object",
+    }]);
+  }
+  const bytes = new TextEncoder().encode(JSON.stringify(item)).byteLength;
+  if (bytes > MAX_MESSAGE_BYTES) {
+    return reject([{
+      field: "(message)",
+      rule: `max_bytes:${MAX_MESSAGE_BYTES}`,
+      message: `${bytes} bytes`,
+    }]);
+  }
+  const type = item.type as MessageType;
+  if (!MESSAGE_TYPES.includes(type)) {
+    return reject([{
+      field: "type",
+      rule: `one_of:${MESSAGE_TYPES.join(",")}`,
+      message: String(item.type),
+    }]);
+  }
+  // The batch's context applies to each message, which may override it key by
+  // key. A context that is not an object goes to the schema as sent, to be
+  // refused there: spread into an object, a string would become {"0": ...}.
+  const merged = {
+    ...item,
+    context: item.context === undefined || isObject(item.context)
+      ? { ...envelope.context, ...item.context }
+      : item.context,
+    integrations: item.integrations ?? envelope.integrations,
+  };
+  const parsed = MESSAGE_SCHEMAS[type].safeParse(merged);
+  if (!parsed.success) return reject(zodDetails(parsed.error));
+  return { message: parsed.data as Obj };
+}
