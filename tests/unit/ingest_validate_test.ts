@@ -37,8 +37,12 @@ Deno.test("the batch's context applies under each message's own keys", () => {
     ip: "203.0.113.9",
     library: { name: "analytics-node" },
   });
-  const bare = validateMessage(track, 0, { context: { locale: "fr-FR" } });
-  assert.deepEqual(bare.message?.context, { locale: "fr-FR" });
+  for (const context of [undefined, null]) {
+    const bare = validateMessage({ ...track, context }, 0, {
+      context: { locale: "fr-FR" },
+    });
+    assert.deepEqual(bare.message?.context, { locale: "fr-FR" });
+  }
 });
 
 Deno.test("a bad timestamp names the field, the format and an example", () => {

@@ -53,11 +53,12 @@ export function validateMessage(
     }]);
   }
   // The batch's context applies to each message, which may override it key by
-  // key. A context that is not an object goes to the schema as sent, to be
-  // refused there: spread into an object, a string would become {"0": ...}.
+  // key; a null context is no context. Any other context that is not an
+  // object goes to the schema as sent, to be refused there: spread into an
+  // object, a string would become {"0": ...}.
   const merged = {
     ...item,
-    context: item.context === undefined || isObject(item.context)
+    context: item.context == null || isObject(item.context)
       ? { ...envelope.context, ...item.context }
       : item.context,
     integrations: item.integrations ?? envelope.integrations,
