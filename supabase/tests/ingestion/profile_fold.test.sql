@@ -5,7 +5,7 @@
 -- survivor and are audited as the batch commits, and deleting an organization
 -- still removes its identities.
 begin;
-select plan(17);
+select plan(20);
 
 insert into public.organizations (id, name, slug) values ('13131313-0000-4000-8000-000000000001', 'Fold', 'fold');
 insert into public.sources (org_id, id, name) values
@@ -93,7 +93,19 @@ select is((select after ->> 'winner_id' from public.audit_log
            where org_id = '13131313-0000-4000-8000-000000000001' and action = 'profile_merges.insert'),
   (pg_temp.profile_of('user_id', 'u-9')).id::text, 'naming the survivor');
 
--- DELETING AN ORGANIZATION removes its identities through its profiles.
+-- AN IDENTITY'S ORGANIZATION is checked through its profile (20261122060000
+-- dropped the direct reference): a profile of one organization cannot carry an
+-- identity filed under another, nor one of an organization that does not exist.
+select throws_ok($$ insert into public.identities (org_id, type, value, profile_id, first_seen_at, last_seen_at)
+                    values ('13131313-0000-4000-8000-00000000dead', 'user_id', 'ghost',
+                            (pg_temp.profile_of('user_id', 'u-9')).id, now(), now()) $$,
+  '23503', null, 'an identity names an organization only through a profile of that organization');
+select throws_ok($$ insert into public.profile_merges (org_id, winner_id, loser_id, reason)
+                    values ('13131313-0000-4000-8000-00000000dead', (pg_temp.profile_of('user_id', 'u-9')).id,
+                            (pg_temp.profile_of('user_id', 'u-9')).id, 'identify') $$,
+  '23503', null, 'and so does a merge');
+
+-- DELETING AN ORGANIZATION removes its identities and merges through its profiles.
 select private.ingest_batch('13131313-0000-4000-8000-000000000001', '13131313-0000-4000-8000-0000000000a1',
   jsonb_build_array(tests.ingest_message('page', 'd1', 120, '[{"type": "anonymous_id", "value": "v-5"}]')));
 delete from public.organizations where id = '13131313-0000-4000-8000-000000000001';
@@ -101,6 +113,8 @@ select is((select count(*)::int from public.identities where org_id = '13131313-
   'no identity outlives its organization');
 select is((select count(*)::int from public.profiles where org_id = '13131313-0000-4000-8000-000000000001'), 0,
   'nor any profile');
+select is((select count(*)::int from public.profile_merges where org_id = '13131313-0000-4000-8000-000000000001'), 0,
+  'nor any merge');
 
 select * from finish();
 rollback;
