@@ -322,6 +322,13 @@ export type Database = {
         };
         Relationships: [
           {
+            foreignKeyName: "identities_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+          {
             foreignKeyName: "identities_org_id_profile_id_fkey";
             columns: ["org_id", "profile_id"];
             isOneToOne: false;
@@ -681,6 +688,13 @@ export type Database = {
           "winner_id"?: string;
         };
         Relationships: [
+          {
+            foreignKeyName: "profile_merges_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
           {
             foreignKeyName: "profile_merges_org_id_loser_id_fkey";
             columns: ["org_id", "loser_id"];

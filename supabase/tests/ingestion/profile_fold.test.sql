@@ -93,8 +93,7 @@ select is((select after ->> 'winner_id' from public.audit_log
            where org_id = '13131313-0000-4000-8000-000000000001' and action = 'profile_merges.insert'),
   (pg_temp.profile_of('user_id', 'u-9')).id::text, 'naming the survivor');
 
--- AN IDENTITY'S ORGANIZATION is checked through its profile (20261122060000
--- dropped the direct reference): a profile of one organization cannot carry an
+-- AN IDENTITY'S ORGANIZATION: a profile of one organization cannot carry an
 -- identity filed under another, nor one of an organization that does not exist.
 select throws_ok($$ insert into public.identities (org_id, type, value, profile_id, first_seen_at, last_seen_at)
                     values ('13131313-0000-4000-8000-00000000dead', 'user_id', 'ghost',
