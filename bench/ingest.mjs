@@ -127,16 +127,11 @@ async function storedBatches(sql, orgId, limit = 20_000) {
  * cores reach; should a faster machine use them all, the rest are built on
  * demand (and the run says so).
  */
-function prebuiltBodies(next, seconds) {
-  const bodies = Array.from(
-    { length: Math.ceil(seconds * 150) },
-    () => JSON.stringify({ batch: Array.from({ length: BATCH }, next) }),
-  );
+function prebuiltBodies(build, seconds) {
+  const bodies = Array.from({ length: Math.ceil(seconds * 150) }, build);
   let used = 0;
   return {
-    take: () =>
-      bodies[used++] ??
-        JSON.stringify({ batch: Array.from({ length: BATCH }, next) }),
+    take: () => bodies[used++] ?? build(),
     exhausted: () => used > bodies.length,
   };
 }
@@ -173,7 +168,7 @@ export async function run(state, args = []) {
         durationMs,
         warmupMs: 0,
       });
-    const onTheFly = () =>
+    const buildBody = () =>
       JSON.stringify({ batch: Array.from({ length: BATCH }, next) });
 
     // THE BASELINE inserts what ingestion stores: every column it fills,
@@ -183,7 +178,7 @@ export async function run(state, args = []) {
     // minutes, and inserts slow as the table grows, so a baseline taken only
     // after the ingest phase (on the table it has just grown) or only before
     // (on an empty one) would tilt the ratio either way.
-    await load(5000, onTheFly);
+    await load(5000, buildBody);
     const sameRows = await storedBatches(sql, orgId);
     let nextRows = 0;
     const rawInsert = () =>
@@ -203,10 +198,10 @@ export async function run(state, args = []) {
     // Steady state, as a database in service has it: some history, and
     // statistics that describe it (a fresh database plans its first minute
     // for empty tables, until autovacuum's first ANALYZE).
-    await load(5000, onTheFly);
+    await load(5000, buildBody);
     await sql`analyze public.profiles, public.identities, public.events,
                       private.ingested_messages`;
-    const bodies = prebuiltBodies(next, seconds + 2);
+    const bodies = prebuiltBodies(buildBody, seconds + 2);
     const http = await measureOps(() => sendBody(bodies.take()), {
       concurrency: CLIENTS,
       durationMs: seconds * 1000,
