@@ -108,3 +108,24 @@ Deno.test("not an object, an unknown type and an oversized message", () => {
     `max_bytes:${MAX_MESSAGE_BYTES}`,
   ]]);
 });
+
+Deno.test("the message limit counts UTF-8 bytes, not characters", () => {
+  // "é" is one UTF-16 unit and two bytes of UTF-8: this message has fewer
+  // characters than the limit and more bytes.
+  const blob = "é".repeat(Math.ceil(MAX_MESSAGE_BYTES / 2));
+  const over = { ...track, properties: { blob } };
+  const bytes = new TextEncoder().encode(JSON.stringify(over)).byteLength;
+  assert.ok(JSON.stringify(over).length < MAX_MESSAGE_BYTES);
+  assert.deepEqual(fieldsAndRules(over), [[
+    "(message)",
+    `max_bytes:${MAX_MESSAGE_BYTES}`,
+    `${bytes} bytes`,
+  ]]);
+  // Under the limit in bytes, though over a third of it in characters.
+  const under = {
+    ...track,
+    properties: { blob: "é".repeat(MAX_MESSAGE_BYTES / 2 - 200) },
+  };
+  assert.ok(JSON.stringify(under).length * 3 > MAX_MESSAGE_BYTES);
+  assert.ok(validateMessage(under, 0, {}).message);
+});

@@ -243,7 +243,12 @@ const num = (v: unknown): number | null => {
   return typeof n === "number" && Number.isFinite(n) ? n : null;
 };
 
-/** The row handed to private.ingest_batch. */
+/**
+ * The row handed to private.ingest_batch. Absent values are left out rather
+ * than sent as null (jsonb_to_recordset reads a missing key as null): a third
+ * of a batch's JSON was null fields and their names, which Postgres parsed
+ * into jsonb and this function serialized, on every request.
+ */
 export function toStoredMessage(
   message: ValidMessage & Obj,
   receivedAt: Date,
@@ -257,46 +262,46 @@ export function toStoredMessage(
   const utm = extractUtm(context);
   const device = parseUserAgent(str(context.userAgent));
   const revenue = num(properties.revenue);
-  const ip = str(context.ip) ?? envelope.requestIp;
+  const ip = str(context.ip) ?? envelope.requestIp ?? undefined;
   return {
     message_id: message.messageId ?? crypto.randomUUID(),
     type: message.type,
     event: message.type === "track"
       ? str(message.event)
       : message.type === "page" || message.type === "screen"
-      ? str(message.name) ?? null
-      : null,
-    user_id: str(message.userId) ?? null,
-    anonymous_id: str(message.anonymousId) ?? null,
-    group_id: str(message.groupId) ?? null,
+      ? str(message.name)
+      : undefined,
+    user_id: str(message.userId),
+    anonymous_id: str(message.anonymousId),
+    group_id: str(message.groupId),
     timestamp: timestamp.toISOString(),
     original_timestamp: originalTimestamp
       ? new Date(originalTimestamp).toISOString()
-      : null,
-    sent_at: sentAt ? new Date(sentAt).toISOString() : null,
+      : undefined,
+    sent_at: sentAt ? new Date(sentAt).toISOString() : undefined,
     received_at: receivedAt.toISOString(),
     properties,
     traits: message.type === "identify"
       ? userTraits(message)
       : message.type === "group"
       ? obj(message.traits)
-      : null,
+      : undefined,
     context: ip && !context.ip ? { ...context, ip } : context,
-    integrations: message.integrations ?? null,
-    channel: classifyChannel(context, utm),
-    utm_source: utm.source ?? null,
-    utm_medium: utm.medium ?? null,
-    utm_campaign: utm.campaign ?? null,
-    utm_term: utm.term ?? null,
-    utm_content: utm.content ?? null,
-    campaign_id: utm.id ?? null,
-    revenue,
-    value: num(properties.value),
+    integrations: message.integrations ?? undefined,
+    channel: classifyChannel(context, utm) ?? undefined,
+    utm_source: utm.source,
+    utm_medium: utm.medium,
+    utm_campaign: utm.campaign,
+    utm_term: utm.term,
+    utm_content: utm.content,
+    campaign_id: utm.id,
+    revenue: revenue ?? undefined,
+    value: num(properties.value) ?? undefined,
     currency: str(properties.currency)?.toUpperCase().slice(0, 3) ??
-      (revenue !== null ? "USD" : null),
-    browser: device.browser,
-    os: device.os,
-    device_type: device.deviceType,
+      (revenue !== null ? "USD" : undefined),
+    browser: device.browser ?? undefined,
+    os: device.os ?? undefined,
+    device_type: device.deviceType ?? undefined,
     ip,
     identifiers: extractIdentifiers(message),
   };

@@ -17,6 +17,19 @@ export type Rejected = {
   details: ErrorDetail[];
 };
 
+const encoder = new TextEncoder();
+
+/**
+ * The size in UTF-8 of a text over the message limit, else null. A UTF-16
+ * code unit takes at most 3 bytes, so a text that fits even so (nearly every
+ * message) is not encoded to be measured.
+ */
+function bytesOverLimit(text: string): number | null {
+  if (text.length * 3 <= MAX_MESSAGE_BYTES) return null;
+  const bytes = encoder.encode(text).byteLength;
+  return bytes > MAX_MESSAGE_BYTES ? bytes : null;
+}
+
 export type Envelope = { context?: Obj; integrations?: Obj };
 
 export function validateMessage(
@@ -36,8 +49,8 @@ export function validateMessage(
       message: "a message is a JSON object",
     }]);
   }
-  const bytes = new TextEncoder().encode(JSON.stringify(item)).byteLength;
-  if (bytes > MAX_MESSAGE_BYTES) {
+  const bytes = bytesOverLimit(JSON.stringify(item));
+  if (bytes !== null) {
     return reject([{
       field: "(message)",
       rule: `max_bytes:${MAX_MESSAGE_BYTES}`,
