@@ -109,7 +109,8 @@ export function rateLimitedError(d: Decision): HttpError {
 }
 
 // POSTGRES ------------------------------------------------------------------------
-type AdmitRow = {
+/** A decision as private.admit_request (and private.admit_write_key) return it. */
+export type AdmitRow = {
   allowed: boolean;
   remaining: number | null;
   reset_at: Date | null;
@@ -118,6 +119,24 @@ type AdmitRow = {
   window_ms: number | null;
   scope: string | null;
 };
+
+/** The decision in a row from SQL; null when no policy applies. */
+export function decisionFromRow(
+  row: AdmitRow,
+  endpoint: string,
+): Decision | null {
+  if (row.request_limit === null) return null;
+  return {
+    allowed: row.allowed,
+    limit: row.request_limit,
+    remaining: row.remaining ?? 0,
+    resetAt: row.reset_at!.getTime(),
+    retryAfterMs: row.retry_after_ms ?? 0,
+    windowMs: row.window_ms!,
+    policy: `${row.scope}-${endpoint}`,
+    decidedBy: "postgres",
+  };
+}
 
 async function admitInPostgres(
   sql: postgres.Sql,
@@ -130,17 +149,7 @@ async function admitInPostgres(
     select * from private.admit_request(${
     sql.json(principalForSql(principal))
   }, ${endpoint}, ${cost}, ${meter}::public.usage_metric)`;
-  if (row.request_limit === null) return null; // no policy applies
-  return {
-    allowed: row.allowed,
-    limit: row.request_limit,
-    remaining: row.remaining ?? 0,
-    resetAt: row.reset_at!.getTime(),
-    retryAfterMs: row.retry_after_ms ?? 0,
-    windowMs: row.window_ms!,
-    policy: `${row.scope}-${endpoint}`,
-    decidedBy: "postgres",
-  };
+  return decisionFromRow(row, endpoint);
 }
 
 // UPSTASH -------------------------------------------------------------------------

@@ -5,8 +5,8 @@
 // key.
 //
 // Stages: shed load past the instance's bound (503) -> authenticate the write
-// key -> admit (rate limit per organization, or per key when overridden) ->
-// read the body within limits -> validate each message (zod) -> enrich (skew,
+// key and admit (rate limit per organization, or per key when overridden; one
+// round trip, see write_key.ts) -> read the body within limits -> validate each message (zod) -> enrich (skew,
 // UTM, channel, user agent) -> one SQL call (private.ingest_batch_metered: the
 // events quota counts stored events) -> respond. 200 means committed in
 // Postgres.
@@ -15,7 +15,7 @@
 // does not cost the others: 200 {"success": true, "accepted", "duplicates",
 // "rejected": [{index, messageId, details}]}; when no message is valid, 400 with
 // the details of each.
-import { parseIp, type Principal, requestContext } from "../_shared/auth.ts";
+import { parseIp } from "../_shared/auth.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse, zodDetails } from "../_shared/errors.ts";
 import {
@@ -24,14 +24,14 @@ import {
 } from "../_shared/concurrency_limit.ts";
 import { jsonResponse, preflight, withHeaders } from "../_shared/http.ts";
 import { mayHoldUnstorableText, toStorableJson } from "../_shared/pg_text.ts";
-import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
+import { rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { readLimitedText } from "./body.ts";
 import {
   SETTINGS_ROUTE,
   settingsResponse,
   SOURCE_CONFIG_ROUTE,
 } from "./source_settings.ts";
-import { authenticateWriteKey, writeKeyFrom } from "./write_key.ts";
+import { admitWriteKey, type WriteKey, writeKeyFrom } from "./write_key.ts";
 import { toStoredMessage } from "./enrichment.ts";
 import { BatchEnvelope } from "./schemas.ts";
 import {
@@ -79,23 +79,6 @@ async function store(orgId: string, sourceId: string, messages: unknown[]) {
     received: number;
     accepted: number;
     duplicates: number;
-  };
-}
-
-/** A write key as the principal rate limits take. */
-function writeKeyPrincipal(
-  req: Request,
-  key: { keyId: string; orgId: string },
-): Principal {
-  return {
-    kind: "api_key",
-    actorId: key.keyId,
-    orgId: key.orgId,
-    workspaceId: null,
-    keyKind: "write",
-    permissions: ["events:write"],
-    rateLimitPerMinute: null,
-    context: requestContext(req),
   };
 }
 
@@ -153,15 +136,19 @@ Deno.serve(async (req) => {
 
     // AUTHENTICATE FIRST when the key is in the header (SDKs send it there), so
     // a bad key costs no body read; a key in the body is checked after parsing.
-    const headerKey = writeKeyFrom(req, {});
-    let key = headerKey
-      ? await authenticateWriteKey(db(), headerKey, requestIp)
-      : null;
-    if (key) {
-      limitHeaders = rateLimitHeaders(
-        await admit(db(), writeKeyPrincipal(req, key), "ingest"),
+    const admitKey = async (writeKey: string) => {
+      const admitted = await admitWriteKey(
+        db(),
+        req,
+        writeKey,
+        requestIp,
+        "ingest",
       );
-    }
+      limitHeaders = rateLimitHeaders(admitted.decision);
+      return admitted.key;
+    };
+    const headerKey = writeKeyFrom(req, {});
+    let key: WriteKey | null = headerKey ? await admitKey(headerKey) : null;
 
     // BODY
     const text = await readLimitedText(
@@ -201,10 +188,7 @@ Deno.serve(async (req) => {
           "A write key is required (HTTP Basic username or writeKey)",
         );
       }
-      key = await authenticateWriteKey(db(), bodyKey, requestIp);
-      limitHeaders = rateLimitHeaders(
-        await admit(db(), writeKeyPrincipal(req, key), "ingest"),
-      );
+      key = await admitKey(bodyKey);
     }
 
     // VALIDATE AND ENRICH
