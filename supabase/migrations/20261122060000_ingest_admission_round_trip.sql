@@ -11,7 +11,7 @@
 -- durable as before.
 --
 -- Used when Postgres decides rate limits; with Upstash deciding them, the
--- function verifies the key here and admits in Redis, as before.
+-- function verifies the key with verify_api_key and admits in Redis, as before.
 
 create function private.admit_write_key(p_secret text, p_client_ip text, p_endpoint text)
 returns table (key_id uuid, org_id uuid, kind public.api_key_kind, source_id uuid,

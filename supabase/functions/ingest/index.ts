@@ -6,10 +6,10 @@
 //
 // Stages: shed load past the instance's bound (503) -> authenticate the write
 // key and admit (rate limit per organization, or per key when overridden; one
-// round trip, see write_key.ts) -> read the body within limits -> validate each message (zod) -> enrich (skew,
-// UTM, channel, user agent) -> one SQL call (private.ingest_batch_metered: the
-// events quota counts stored events) -> respond. 200 means committed in
-// Postgres.
+// round trip, see write_key.ts) -> read the body within limits -> validate
+// each message (zod) -> enrich (skew, UTM, channel, user agent) -> one SQL
+// call (private.ingest_batch_metered: the events quota counts stored events)
+// -> respond. 200 means committed in Postgres.
 //
 // Batches: valid messages are stored and invalid ones reported, so one bad event
 // does not cost the others: 200 {"success": true, "accepted", "duplicates",
