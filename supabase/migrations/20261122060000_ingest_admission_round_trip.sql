@@ -23,12 +23,11 @@ set search_path = ''
 as $$
 declare
   v_key record;
-  v_decision record;
 begin
   -- p_client_ip comes from the function's own parsing of X-Forwarded-For.
   select * into v_key from private.verify_api_key(p_secret, p_client_ip::inet);
   if v_key.key_id is null then
-    return; -- no row: not a live key (verify_api_key audited why, durably)
+    return; -- no row: not a live key (verify_api_key audits why a known key was refused)
   end if;
   key_id := v_key.key_id;
   org_id := v_key.org_id;
@@ -38,18 +37,12 @@ begin
   -- row back without a decision, and the caller refuses it.
   if v_key.kind = 'write' and v_key.source_id is not null then
     -- The principal as the function would send it (rate_limit.ts, principalForSql).
-    select * into v_decision
+    select d.allowed, d.remaining, d.reset_at, d.retry_after_ms, d.request_limit, d.window_ms, d.scope
+      into allowed, remaining, reset_at, retry_after_ms, request_limit, window_ms, scope
     from private.admit_request(
       jsonb_build_object('kind', 'api_key', 'org_id', v_key.org_id, 'key_id', v_key.key_id,
                          'user_id', null, 'ip', p_client_ip),
-      p_endpoint, 1, null);
-    allowed := v_decision.allowed;
-    remaining := v_decision.remaining;
-    reset_at := v_decision.reset_at;
-    retry_after_ms := v_decision.retry_after_ms;
-    request_limit := v_decision.request_limit;
-    window_ms := v_decision.window_ms;
-    scope := v_decision.scope;
+      p_endpoint, 1, null) d;
   end if;
   return next;
 end;
