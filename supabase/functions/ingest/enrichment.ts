@@ -212,15 +212,20 @@ export function userTraits(m: Obj): Obj {
     : fromContext;
 }
 
-/** Every identifier a message carries, raw; SQL normalizes and blocks. */
-export function extractIdentifiers(m: Obj): Identifier[] {
+/**
+ * Every identifier a message carries, raw; SQL normalizes and blocks. A caller
+ * that has the message's userTraits already passes them.
+ */
+export function extractIdentifiers(
+  m: Obj,
+  traits: Obj = userTraits(m),
+): Identifier[] {
   const ids: Identifier[] = [];
   const add = (type: string, v: unknown) => {
     const value = str(v);
     if (value) ids.push({ type, value });
   };
   const context = obj(m.context);
-  const traits = userTraits(m);
   add("user_id", m.userId);
   add("anonymous_id", m.anonymousId);
   if (m.type === "alias") add("previous_id", m.previousId);
@@ -263,6 +268,7 @@ export function toStoredMessage(
   const device = parseUserAgent(str(context.userAgent));
   const revenue = num(properties.revenue);
   const ip = str(context.ip) ?? envelope.requestIp ?? undefined;
+  const traits = userTraits(message);
   return {
     message_id: message.messageId ?? crypto.randomUUID(),
     type: message.type,
@@ -282,7 +288,7 @@ export function toStoredMessage(
     received_at: receivedAt.toISOString(),
     properties,
     traits: message.type === "identify"
-      ? userTraits(message)
+      ? traits
       : message.type === "group"
       ? obj(message.traits)
       : undefined,
@@ -303,6 +309,6 @@ export function toStoredMessage(
     os: device.os ?? undefined,
     device_type: device.deviceType ?? undefined,
     ip,
-    identifiers: extractIdentifiers(message),
+    identifiers: extractIdentifiers(message, traits),
   };
 }
