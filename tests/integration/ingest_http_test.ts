@@ -733,13 +733,40 @@ Deno.test("events of one organization never appear to another", async () => {
       )).status,
       200,
     );
+    for (const [target, name] of [[a, "A Corp"], [b, "B Corp"]] as const) {
+      assert.equal(
+        (await post(
+          target,
+          "group",
+          JSON.stringify({
+            userId: "shared-id",
+            groupId: "acct",
+            traits: { name },
+          }),
+        )).status,
+        200,
+      );
+    }
     const reader = await createUser(sql, "b-reader");
     await sql`insert into public.organization_members (org_id, user_id, role) values (${b.orgId}, ${reader.id}, 'read_only')`;
     const db = client(reader.token);
-    const { data: events } = await db.from("events").select("event, org_id");
-    assert.deepEqual(events?.map((e) => e.event), ["B only"]);
+    const { data: events } = await db.from("events").select("type, event")
+      .order("timestamp");
+    assert.deepEqual(events, [{ type: "track", event: "B only" }, {
+      type: "group",
+      event: null,
+    }]);
     const { data: profiles } = await db.from("profiles").select("id, org_id");
     assert.ok(profiles?.every((p) => p.org_id === b.orgId));
+    const { data: groups } = await db.from("groups").select("name, org_id");
+    assert.deepEqual(groups, [{ name: "B Corp", org_id: b.orgId }]);
+    const { data: members } = await db.from("group_memberships").select(
+      "org_id, profile_id",
+    );
+    assert.deepEqual(members, [{
+      org_id: b.orgId,
+      profile_id: profiles?.[0]?.id,
+    }]);
     const search = await db.rpc("search_profiles", { p_org_id: a.orgId });
     assert.equal(search.error?.code, "42501");
     // Their own organization's profile reads whole through the web client.
@@ -750,9 +777,11 @@ Deno.test("events of one organization never appear to another", async () => {
     assert.equal(own.error, null, JSON.stringify(own.error));
     const read = own.data as {
       profile: { id: string };
-      events: { event: string }[];
+      events: { type: string }[];
+      groups: { name: string }[];
     };
-    assert.deepEqual(read.events.map((e) => e.event), ["B only"]);
+    assert.deepEqual(read.events.map((e) => e.type), ["group", "track"]);
+    assert.deepEqual(read.groups.map((g) => g.name), ["B Corp"]);
     const theirs = await db.rpc("get_profile", {
       p_org_id: a.orgId,
       p_profile_id: read.profile.id,

@@ -288,6 +288,94 @@ export type Database = {
         };
         Relationships: [];
       };
+      "group_memberships": {
+        Row: {
+          "first_seen_at": string;
+          "group_id": string;
+          "last_seen_at": string;
+          "org_id": string;
+          "profile_id": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "first_seen_at": string;
+          "group_id": string;
+          "last_seen_at": string;
+          "org_id": string;
+          "profile_id": string;
+        };
+        Update: {
+          "first_seen_at"?: string;
+          "group_id"?: string;
+          "last_seen_at"?: string;
+          "org_id"?: string;
+          "profile_id"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "group_memberships_org_id_group_id_fkey";
+            columns: ["org_id", "group_id"];
+            isOneToOne: false;
+            referencedRelation: "groups";
+            referencedColumns: ["org_id", "group_id"];
+          },
+          {
+            foreignKeyName: "group_memberships_org_id_profile_id_fkey";
+            columns: ["org_id", "profile_id"];
+            isOneToOne: false;
+            referencedRelation: "profiles";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "groups": {
+        Row: {
+          "created_at": string;
+          "first_seen_at": string;
+          "group_id": string;
+          "last_seen_at": string;
+          "name": string | null;
+          "org_id": string;
+          "source_id": string | null;
+          "trait_timestamps": NonNullable<Json>;
+          "traits": NonNullable<Json>;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "first_seen_at": string;
+          "group_id": string;
+          "last_seen_at": string;
+          "name"?: string | null;
+          "org_id": string;
+          "source_id"?: string | null;
+          "trait_timestamps"?: NonNullable<Json>;
+          "traits"?: NonNullable<Json>;
+          "updated_at"?: string;
+        };
+        Update: {
+          "created_at"?: string;
+          "first_seen_at"?: string;
+          "group_id"?: string;
+          "last_seen_at"?: string;
+          "name"?: string | null;
+          "org_id"?: string;
+          "source_id"?: string | null;
+          "trait_timestamps"?: NonNullable<Json>;
+          "traits"?: NonNullable<Json>;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "groups_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "identities": {
         Row: {
           "first_seen_at": string;
@@ -656,6 +744,7 @@ export type Database = {
           "loser_id": string;
           "message_id": string | null;
           "moved_identity_ids": (string)[];
+          "moved_memberships": NonNullable<Json>;
           "org_id": string;
           "reason": string;
           "unmerged_at": string | null;
@@ -669,6 +758,7 @@ export type Database = {
           "loser_id": string;
           "message_id"?: string | null;
           "moved_identity_ids"?: (string)[];
+          "moved_memberships"?: NonNullable<Json>;
           "org_id": string;
           "reason": string;
           "unmerged_at"?: string | null;
@@ -681,6 +771,7 @@ export type Database = {
           "loser_id"?: string;
           "message_id"?: string | null;
           "moved_identity_ids"?: (string)[];
+          "moved_memberships"?: NonNullable<Json>;
           "org_id"?: string;
           "reason"?: string;
           "unmerged_at"?: string | null;
@@ -1570,6 +1661,7 @@ export type Database = {
           "loser_id": string;
           "message_id": string | null;
           "moved_identity_ids": (string)[];
+          "moved_memberships": NonNullable<Json>;
           "org_id": string;
           "reason": string;
           "unmerged_at": string | null;

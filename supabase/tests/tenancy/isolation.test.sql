@@ -1,7 +1,7 @@
 -- Cross-tenant isolation: a member of org A, whatever their role, can neither
 -- read nor write org B's rows in any tenant table, directly or through RPCs.
 begin;
-select plan(326);
+select plan(366);
 
 -- ARRANGE: two organizations with one member of every role, and data in B.
 select tests.create_supabase_user('a_' || r) from unnest(enum_range(null::public.org_role)) r;
@@ -37,7 +37,10 @@ select private.ingest_batch('bbbbbbbb-0000-4000-8000-000000000002', 'bbbbbbbb-00
   {"message_id": "b3", "type": "identify", "timestamp": "2026-11-20T10:02:00Z", "received_at": "2026-11-20T10:02:00Z",
    "identifiers": [{"type": "user_id", "value": "b-user"}, {"type": "anonymous_id", "value": "b-anon"}]},
   {"message_id": "b4", "type": "identify", "timestamp": "2026-11-20T10:03:00Z", "received_at": "2026-11-20T10:03:00Z",
-   "identifiers": [{"type": "user_id", "value": "b-other"}, {"type": "anonymous_id", "value": "b-anon"}]}
+   "identifiers": [{"type": "user_id", "value": "b-other"}, {"type": "anonymous_id", "value": "b-anon"}]},
+  {"message_id": "b5", "type": "group", "timestamp": "2026-11-20T10:04:00Z", "received_at": "2026-11-20T10:04:00Z",
+   "group_id": "b-account", "traits": {"name": "B Account"},
+   "identifiers": [{"type": "user_id", "value": "b-user"}]}
 ]');
 
 -- A statement is refused when it raises 42501 or touches no row.
@@ -77,7 +80,7 @@ begin
   foreach t in array array['workspaces', 'organization_members', 'workspace_members',
                            'invitations', 'api_keys', 'audit_log', 'sources', 'profiles',
                            'identities', 'events', 'profile_merges', 'identity_conflicts',
-                           'identity_settings'] loop
+                           'identity_settings', 'groups', 'group_memberships'] loop
     return next is(pg_temp.count_org_rows(t, b), 0::bigint, who || ' reads no ' || t || ' of B');
   end loop;
   return next is((select count(*) from public.organizations where id = b::uuid), 0::bigint,
@@ -111,6 +114,14 @@ begin
        values (%L, now(), gen_random_uuid(), 'planted', 'track', now())$q$, b)),
     who || ' cannot insert an event into B');
   return next ok(pg_temp.raises_42501(format(
+    $q$insert into public.groups (org_id, group_id, first_seen_at, last_seen_at)
+       values (%L, 'planted', now(), now())$q$, b)),
+    who || ' cannot insert a group into B');
+  return next ok(pg_temp.raises_42501(format(
+    $q$insert into public.group_memberships (org_id, group_id, profile_id, first_seen_at, last_seen_at)
+       select %L, 'b-account', gen_random_uuid(), now(), now()$q$, b)),
+    who || ' cannot add a member to B''s groups');
+  return next ok(pg_temp.raises_42501(format(
     $q$insert into public.identity_settings (org_id) values (%L) on conflict (org_id) do update set fold_gmail_addresses = true$q$, b)),
     who || ' cannot write identity settings of B');
   return next ok(pg_temp.raises_42501(format(
@@ -130,7 +141,7 @@ begin
   foreach t in array array['workspaces', 'organization_members', 'workspace_members',
                            'invitations', 'api_keys', 'audit_log', 'sources', 'profiles',
                            'identities', 'events', 'profile_merges', 'identity_conflicts',
-                           'identity_settings'] loop
+                           'identity_settings', 'groups', 'group_memberships'] loop
     return next ok(pg_temp.refused(format(
       'update public.%I set org_id = org_id where org_id = %L', t, b)),
       who || ' cannot update ' || t || ' of B');
@@ -193,9 +204,10 @@ select is(
               (select count(*) from public.workspaces w where w.org_id = o.id),
               (select count(*) from public.api_keys k where k.org_id = o.id and k.revoked_at is null),
               (select count(*) from public.events e where e.org_id = o.id),
-              (select count(*) from public.profiles p where p.org_id = o.id and p.merged_into is null))::text
+              (select count(*) from public.profiles p where p.org_id = o.id and p.merged_into is null),
+              (select count(*) from public.group_memberships g where g.org_id = o.id))::text
    from public.organizations o where o.id = 'bbbbbbbb-0000-4000-8000-000000000002'),
-  row('Org B', 5::bigint, 1::bigint, 1::bigint, 4::bigint, 2::bigint)::text,
+  row('Org B', 5::bigint, 1::bigint, 1::bigint, 5::bigint, 2::bigint, 1::bigint)::text,
   'org B is exactly as it was');
 
 select * from finish();
