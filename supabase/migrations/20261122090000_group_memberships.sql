@@ -31,6 +31,10 @@ create table public.groups (
 );
 comment on table public.groups is
   'Accounts named by Segment group calls (groupId), with their traits merged per key, latest wins.';
+-- As on profiles: ingestion stamps now() itself, and the trigger's WHEN skips it.
+create trigger groups_set_updated_at before update on public.groups
+  for each row when (new.updated_at is distinct from now())
+  execute function private.set_updated_at();
 
 create table public.group_memberships (
   org_id uuid not null,
