@@ -58,8 +58,14 @@ Deno.test("a realistic session through the official Segment SDK", async () => {
       name: "Home",
       context: { page: { url: "https://shop.example/" } },
     });
-    analytics.alias({
+    analytics.group({
       timestamp: at(5),
+      anonymousId: "visitor-2",
+      groupId: "acct-9",
+      traits: { name: "Shop Ltd", employees: 12 },
+    });
+    analytics.alias({
+      timestamp: at(6),
       previousId: "visitor-2",
       userId: "user-42",
     });
@@ -77,6 +83,7 @@ Deno.test("a realistic session through the official Segment SDK", async () => {
       "identify",
       "track",
       "page",
+      "group",
       "alias",
     ]);
     assert.equal(events[0].channel, "email");
@@ -100,7 +107,19 @@ Deno.test("a realistic session through the official Segment SDK", async () => {
       where org_id = ${target.orgId} and merged_into is null`;
     assert.equal(profile.traits.plan, "trial");
     assert.equal(profile.lifecycle_stage, "customer");
-    assert.equal(Number(profile.event_count), 6);
+    assert.equal(Number(profile.event_count), 7);
+    // The group call came from the second device: its person is the member.
+    const members = await sql`
+      select g.name, g.traits, p.merged_into is null as live
+      from public.group_memberships m
+      join public.groups g on g.org_id = m.org_id and g.group_id = m.group_id
+      join public.profiles p on p.org_id = m.org_id and p.id = m.profile_id
+      where m.org_id = ${target.orgId}`;
+    assert.deepEqual([...members], [{
+      name: "Shop Ltd",
+      traits: { name: "Shop Ltd", employees: 12 },
+      live: true,
+    }]);
   } finally {
     await sql.end();
   }
