@@ -17,10 +17,11 @@
 -- 23.1 ms after an ANALYZE (3.28x). With this migration: 25.4 against 23.8 ms
 -- (1.07x).
 --
--- Both now reach each profile by a probe the planner cannot trade for a scan:
--- the lock probes (org_id, id) per profile, in id order, from a LATERAL
--- subquery, and returns each locked row's TID; the fold reads and updates the
--- rows by those TIDs. That also spares the fold a second index probe per profile.
+-- Both now reach each profile by a lookup that even an empty table's estimates
+-- price below a scan (a seq scan is priced at 10 pages at least): the lock
+-- probes (org_id, id) per profile, in id order, from a LATERAL subquery, and
+-- returns each locked row's TID; the fold reads and updates the rows by those
+-- TIDs. That also spares the fold a second index probe per profile.
 -- Behaviour is unchanged.
 
 -- ingest_batch as in 20261122090000, with the profile lock and fold above.
