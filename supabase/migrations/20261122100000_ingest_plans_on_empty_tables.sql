@@ -47,6 +47,7 @@ declare
   v_ip_handling text;
   v_today date := (now() at time zone 'UTC')::date;
   v_msgs private.ingest_message[];
+  v_has_groups boolean;  -- any group call among them
   v_accepted int;
   -- identifier sets that need a decision (links, merges, limits), in order
   v_decide_ids jsonb[];
@@ -139,8 +140,9 @@ begin
   select array_agg(row(k.pos, k.ord::int, k.message_id, k.type, k.event, k.ts, k.revenue, k.channel, k.utm_source,
                        k.utm_medium, k.utm_campaign,
                        case when k.type = 'identify' then k.traits end,
-                       coalesce(n.ids, '[]'))::private.ingest_message order by k.pos)
-    into v_msgs
+                       coalesce(n.ids, '[]'))::private.ingest_message order by k.pos),
+         bool_or(k.type = 'group')
+    into v_msgs, v_has_groups
   from kept k left join normalized n using (pos);
 
   v_accepted := coalesce(cardinality(v_msgs), 0);
@@ -432,8 +434,8 @@ begin
   -- member of the group and updates the group's traits, per key, the latest
   -- message winning (as for profiles). Groups and memberships are written in key
   -- order, so batches that share groups lock them in one order. Most batches
-  -- have no group call and skip the step.
-  if exists (select 1 from unnest(v_msgs) m where m.type = 'group') then
+  -- have no group call and skip the step (known from the parse, at no cost).
+  if v_has_groups then
     with calls as (
       select btrim(r.group_id) as group_id, s.pid as profile_id, m.ts,
              case when jsonb_typeof(r.traits) = 'object' then r.traits else '{}' end as traits
