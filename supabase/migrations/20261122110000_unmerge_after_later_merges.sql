@@ -25,6 +25,8 @@
 --   called the group since, the rule the one-step case already had.
 -- - The profiles merged into the merged profile (through merges still standing)
 --   point at it again.
+-- - It takes ingestion's locks on the holder's identifiers first, so no batch
+--   merges the holder or moves its identities meanwhile.
 
 create or replace function public.unmerge_profiles(p_org_id uuid, p_merge_id uuid)
 returns public.profile_merges
@@ -51,19 +53,34 @@ begin
   -- WHERE THINGS ARE: a live profile is the loser of no standing merge, so the
   -- chain from the survivor follows one standing merge per step. The depth
   -- bound only guards against a cycle, which merges into the oldest cannot make.
-  with recursive later as (
-    select m.winner_id, m.moved_memberships, 1 as depth from public.profile_merges m
-    where m.org_id = p_org_id and m.loser_id = v_merge.winner_id and m.unmerged_at is null
-    union all
-    select m.winner_id, m.moved_memberships, l.depth + 1 from later l
-    join public.profile_merges m
-      on m.org_id = p_org_id and m.loser_id = l.winner_id and m.unmerged_at is null
-    where l.depth < 1000
-  )
-  select array_agg(l.moved_memberships order by l.depth),
-         coalesce((array_agg(l.winner_id order by l.depth desc))[1], v_merge.winner_id)
-    into v_later, v_holder
-  from later l;
+  loop
+    with recursive later as (
+      select m.winner_id, m.moved_memberships, 1 as depth from public.profile_merges m
+      where m.org_id = p_org_id and m.loser_id = v_merge.winner_id and m.unmerged_at is null
+      union all
+      select m.winner_id, m.moved_memberships, l.depth + 1 from later l
+      join public.profile_merges m
+        on m.org_id = p_org_id and m.loser_id = l.winner_id and m.unmerged_at is null
+      where l.depth < 1000
+    )
+    select array_agg(l.moved_memberships order by l.depth),
+           coalesce((array_agg(l.winner_id order by l.depth desc))[1], v_merge.winner_id)
+      into v_later, v_holder
+    from later l;
+    -- Ingestion's locks on the holder's identifiers, in ingest_batch's order: a
+    -- batch can merge the holder or move its identities only through one of
+    -- them, so none does until this commits. One may have merged the holder
+    -- while this waited: then look again.
+    perform pg_advisory_xact_lock(l.h)
+    from (
+      select distinct hashtextextended(p_org_id::text || ':' || i.type || ':' || i.value, 0) as h
+      from public.identities i
+      where i.org_id = p_org_id and i.profile_id = v_holder
+      order by 1
+    ) l;
+    exit when not exists (select 1 from public.profiles p
+                          where p.org_id = p_org_id and p.id = v_holder and p.merged_into is not null);
+  end loop;
 
   -- IDENTITIES the merge moved, from the holder only.
   update public.identities set profile_id = v_merge.loser_id

@@ -1,0 +1,121 @@
+// An admin undoes a merge while a batch, not yet committed, merges the profile
+// that holds what that merge moved. The unmerge must wait for the batch and
+// then take its identity back from wherever the batch put it.
+import assert from "node:assert/strict";
+import { adminSql, client, createUser, waitFor } from "../support/stack.ts";
+import { createIngestTarget, post } from "../support/ingest.ts";
+
+Deno.test("an unmerge racing a merge of the holder waits for it and still restores", async () => {
+  const sql = adminSql();
+  const batchTx = await sql.reserve();
+  let open = false;
+  try {
+    const target = await createIngestTarget(sql, "unmerge-race");
+    const start = Date.now() - 3_600_000;
+    const at = (sec: number) => new Date(start + sec * 1000).toISOString();
+    const send = async (message: Record<string, unknown>) =>
+      assert.equal(
+        (await post(target, String(message.type), JSON.stringify(message)))
+          .status,
+        200,
+      );
+    const owner = async (value: string) => {
+      const [row] = await sql`
+        select profile_id from public.identities
+        where org_id = ${target.orgId} and value = ${value}`;
+      return row.profile_id as string;
+    };
+    // D, C, B and A, oldest first; then A merges into B and B into C.
+    await send({
+      type: "track",
+      event: "Seen",
+      anonymousId: "d-1",
+      timestamp: at(0),
+    });
+    await send({
+      type: "track",
+      event: "Seen",
+      anonymousId: "c-1",
+      timestamp: at(10),
+    });
+    await send({
+      type: "track",
+      event: "Seen",
+      userId: "u-1",
+      timestamp: at(20),
+    });
+    await send({
+      type: "track",
+      event: "Seen",
+      anonymousId: "a-1",
+      timestamp: at(30),
+    });
+    const a = await owner("a-1");
+    const d = await owner("d-1");
+    await send({
+      type: "identify",
+      userId: "u-1",
+      anonymousId: "a-1",
+      timestamp: at(40),
+    });
+    await send({
+      type: "identify",
+      userId: "u-1",
+      anonymousId: "c-1",
+      timestamp: at(50),
+    });
+    const [merge] = await sql`
+      select id from public.profile_merges
+      where org_id = ${target.orgId} and loser_id = ${a}`;
+
+    // Before the batch: adding a member appends to the audit chain, which the
+    // batch's merge holds until it commits.
+    const admin = await createUser(sql, "unmerge-admin");
+    await sql`
+      insert into public.organization_members (org_id, user_id, role)
+      values (${target.orgId}, ${admin.id}, 'admin')`;
+
+    // A batch merges C, which holds A's identity now, into D, and stays open.
+    await batchTx`begin`;
+    open = true;
+    await batchTx`
+      select private.ingest_batch(${target.orgId}, ${target.sourceId}, ${
+      sql.json([{
+        message_id: "cd",
+        type: "identify",
+        timestamp: at(60),
+        received_at: at(60),
+        identifiers: [{ type: "user_id", value: "u-1" }, {
+          type: "anonymous_id",
+          value: "d-1",
+        }],
+      }])
+    })`;
+
+    // Sent now: a supabase-js query is not, until it is awaited or then'd.
+    const unmerge = client(admin.token).rpc("unmerge_profiles", {
+      p_org_id: target.orgId,
+      p_merge_id: merge.id,
+    }).then((answer) => answer);
+    await waitFor("the unmerge to wait for the batch", async () => {
+      const [{ n }] = await sql`
+        select count(*)::int as n from pg_stat_activity
+        where wait_event_type = 'Lock' and query like '%unmerge_profiles%'`;
+      return n === 1;
+    }, 10_000);
+    await batchTx`commit`;
+    open = false;
+
+    const { error } = await unmerge;
+    assert.equal(error, null);
+    assert.equal(await owner("a-1"), a, "A has its identity back, from D");
+    assert.equal(await owner("u-1"), d, "what else C held stays with D");
+    const [pointer] = await sql`
+      select merged_into from public.profiles where org_id = ${target.orgId} and id = ${a}`;
+    assert.equal(pointer.merged_into, null);
+  } finally {
+    if (open) await batchTx`rollback`;
+    batchTx.release();
+    await sql.end();
+  }
+});
