@@ -39,6 +39,7 @@ declare
   -- the later merges the survivor went through, oldest first, and where they end
   v_later jsonb[];
   v_holder uuid;
+  v_locked uuid;  -- the holder whose identifiers the previous round locked
 begin
   perform private.require_permission(p_org_id, 'privacy:manage');
   select * into v_merge from public.profile_merges
@@ -78,8 +79,10 @@ begin
       where i.org_id = p_org_id and i.profile_id = v_holder
       order by 1
     ) l;
-    exit when not exists (select 1 from public.profiles p
+    exit when v_holder = v_locked  -- no further merge on record: nothing more to wait for
+           or not exists (select 1 from public.profiles p
                           where p.org_id = p_org_id and p.id = v_holder and p.merged_into is not null);
+    v_locked := v_holder;
   end loop;
 
   -- IDENTITIES the merge moved, from the holder only.
