@@ -28,6 +28,11 @@
 -- - It takes ingestion's locks on the holder's identifiers first, so no batch
 --   merges the holder or moves its identities meanwhile.
 
+-- The chain is followed by loser, through standing merges only: an index probe
+-- per step, not a scan of the organization's merges.
+create index profile_merges_standing_loser_idx on public.profile_merges (org_id, loser_id)
+  where unmerged_at is null;
+
 create or replace function public.unmerge_profiles(p_org_id uuid, p_merge_id uuid)
 returns public.profile_merges
 language plpgsql
