@@ -25,45 +25,19 @@ Deno.test("an unmerge racing a merge of the holder waits for it and still restor
         where org_id = ${target.orgId} and value = ${value}`;
       return row.profile_id as string;
     };
+    const seen = (sec: number, ids: Record<string, string>) =>
+      send({ type: "track", event: "Seen", timestamp: at(sec), ...ids });
+    const identify = (sec: number, ids: Record<string, string>) =>
+      send({ type: "identify", timestamp: at(sec), ...ids });
     // D, C, B and A, oldest first; then A merges into B and B into C.
-    await send({
-      type: "track",
-      event: "Seen",
-      anonymousId: "d-1",
-      timestamp: at(0),
-    });
-    await send({
-      type: "track",
-      event: "Seen",
-      anonymousId: "c-1",
-      timestamp: at(10),
-    });
-    await send({
-      type: "track",
-      event: "Seen",
-      userId: "u-1",
-      timestamp: at(20),
-    });
-    await send({
-      type: "track",
-      event: "Seen",
-      anonymousId: "a-1",
-      timestamp: at(30),
-    });
+    await seen(0, { anonymousId: "d-1" });
+    await seen(10, { anonymousId: "c-1" });
+    await seen(20, { userId: "u-1" });
+    await seen(30, { anonymousId: "a-1" });
     const a = await owner("a-1");
     const d = await owner("d-1");
-    await send({
-      type: "identify",
-      userId: "u-1",
-      anonymousId: "a-1",
-      timestamp: at(40),
-    });
-    await send({
-      type: "identify",
-      userId: "u-1",
-      anonymousId: "c-1",
-      timestamp: at(50),
-    });
+    await identify(40, { userId: "u-1", anonymousId: "a-1" });
+    await identify(50, { userId: "u-1", anonymousId: "c-1" });
     const [merge] = await sql`
       select id from public.profile_merges
       where org_id = ${target.orgId} and loser_id = ${a}`;

@@ -19,6 +19,13 @@ returns jsonb language sql as $$
 $$;
 -- Profiles by the letter of this scenario, and what each holds, as letters.
 create temp table who (letter text primary key, id uuid not null);
+-- Names each profile by the letter given with one of its identifier values.
+create function pg_temp.name_profiles(p_letters jsonb) returns void language sql as $$
+  insert into who
+  select l.key, i.profile_id from jsonb_each_text(p_letters) l
+  join public.identities i on i.value = l.value
+  where i.org_id = '15151515-0000-4000-8000-000000000001'
+$$;
 create function pg_temp.letter(p_id uuid) returns text language sql as $$
   select letter from who where id = p_id
 $$;
@@ -51,10 +58,7 @@ select pg_temp.ingest('group', 'c', 0, '[{"type": "anonymous_id", "value": "c-1"
 select pg_temp.ingest('group', 'b', 10, '[{"type": "user_id", "value": "u-1"}]', '{"group_id": "gb"}');
 select pg_temp.ingest('group', 'a', 20, '[{"type": "anonymous_id", "value": "a-1"}]', '{"group_id": "ga"}');
 select pg_temp.ingest('group', 'a2', 21, '[{"type": "anonymous_id", "value": "a-1"}]', '{"group_id": "gc"}');
-insert into who
-select letter, profile_id from public.identities i
-join (values ('A', 'a-1'), ('B', 'u-1'), ('C', 'c-1')) v (letter, value) on v.value = i.value
-where i.org_id = '15151515-0000-4000-8000-000000000001';
+select pg_temp.name_profiles('{"A": "a-1", "B": "u-1", "C": "c-1"}');
 -- A into B, then B into C.
 select pg_temp.ingest('identify', 'ab', 30, '[{"type": "user_id", "value": "u-1"}, {"type": "anonymous_id", "value": "a-1"}]');
 select pg_temp.ingest('identify', 'bc', 40, '[{"type": "user_id", "value": "u-1"}, {"type": "anonymous_id", "value": "c-1"}]');
@@ -133,10 +137,7 @@ savepoint middle_called;
 select pg_temp.ingest('track', 'd', 100, '[{"type": "anonymous_id", "value": "d-1"}]');
 select pg_temp.ingest('track', 'e', 110, '[{"type": "user_id", "value": "u-2"}]');
 select pg_temp.ingest('group', 'f', 120, '[{"type": "anonymous_id", "value": "f-1"}]', '{"group_id": "gx"}');
-insert into who
-select letter, profile_id from public.identities i
-join (values ('D', 'd-1'), ('E', 'u-2'), ('F', 'f-1')) v (letter, value) on v.value = i.value
-where i.org_id = '15151515-0000-4000-8000-000000000001';
+select pg_temp.name_profiles('{"D": "d-1", "E": "u-2", "F": "f-1"}');
 select pg_temp.ingest('identify', 'fe', 130, '[{"type": "user_id", "value": "u-2"}, {"type": "anonymous_id", "value": "f-1"}]');
 select pg_temp.ingest('group', 'e2', 135, '[{"type": "user_id", "value": "u-2"}]', '{"group_id": "gx"}');
 select pg_temp.ingest('identify', 'ed', 140, '[{"type": "user_id", "value": "u-2"}, {"type": "anonymous_id", "value": "d-1"}]');
