@@ -42,8 +42,7 @@ Deno.test("an unmerge racing a merge of the holder waits for it and still restor
       select id from public.profile_merges
       where org_id = ${target.orgId} and loser_id = ${a}`;
 
-    // Before the batch: adding a member appends to the audit chain, which the
-    // batch's merge holds until it commits.
+    // An admin of the organization, to undo the merge.
     const admin = await createUser(sql, "unmerge-admin");
     await sql`
       insert into public.organization_members (org_id, user_id, role)
