@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { adminSql, createUser } from "../support/stack.ts";
-import { createIngestTarget } from "../support/ingest.ts";
+import { createIngestTarget, openBatch } from "../support/ingest.ts";
 
 /** Adds an active member, failing (55P03) rather than waiting longer than lockTimeout for a lock. */
 async function addMember(
@@ -21,37 +21,30 @@ async function addMember(
 
 Deno.test("adding a member does not wait for an ingestion batch in flight", async () => {
   const sql = adminSql();
-  const batchTx = await sql.reserve();
-  let open = false;
   try {
     const target = await createIngestTarget(sql, "seats-ingest");
     const member = await createUser(sql, "seats-ingest-member");
-    await batchTx`begin`;
-    open = true;
-    await batchTx`
-      select private.ingest_batch(${target.orgId}, ${target.sourceId}, ${
-      sql.json([{
-        message_id: "m-1",
-        type: "track",
-        event: "Seen",
-        timestamp: new Date().toISOString(),
-        received_at: new Date().toISOString(),
-        identifiers: [{ type: "anonymous_id", value: "visitor-1" }],
-      }])
-    })`;
-
-    await sql.begin((tx) => addMember(tx, target.orgId, member.id));
-
-    await batchTx`commit`;
-    open = false;
+    const now = new Date().toISOString();
+    const batch = await openBatch(sql, target, [{
+      message_id: "m-1",
+      type: "track",
+      event: "Seen",
+      timestamp: now,
+      received_at: now,
+      identifiers: [{ type: "anonymous_id", value: "visitor-1" }],
+    }]);
+    try {
+      await sql.begin((tx) => addMember(tx, target.orgId, member.id));
+      await batch.commit();
+    } finally {
+      await batch.close();
+    }
     const [counts] = await sql`
       select (select count(*)::int from public.organization_members
               where org_id = ${target.orgId} and status = 'active') as members,
              (select count(*)::int from public.events where org_id = ${target.orgId}) as events`;
     assert.deepEqual({ ...counts }, { members: 1, events: 1 });
   } finally {
-    if (open) await batchTx`rollback`;
-    batchTx.release();
     await sql.end();
   }
 });

@@ -3,12 +3,10 @@
 // then take its identity back from wherever the batch put it.
 import assert from "node:assert/strict";
 import { adminSql, client, createUser, waitFor } from "../support/stack.ts";
-import { createIngestTarget, post } from "../support/ingest.ts";
+import { createIngestTarget, openBatch, post } from "../support/ingest.ts";
 
 Deno.test("an unmerge racing a merge of the holder waits for it and still restores", async () => {
   const sql = adminSql();
-  const batchTx = await sql.reserve();
-  let open = false;
   try {
     const target = await createIngestTarget(sql, "unmerge-race");
     const start = Date.now() - 3_600_000;
@@ -49,46 +47,40 @@ Deno.test("an unmerge racing a merge of the holder waits for it and still restor
       values (${target.orgId}, ${admin.id}, 'admin')`;
 
     // A batch merges C, which holds A's identity now, into D, and stays open.
-    await batchTx`begin`;
-    open = true;
-    await batchTx`
-      select private.ingest_batch(${target.orgId}, ${target.sourceId}, ${
-      sql.json([{
-        message_id: "cd",
-        type: "identify",
-        timestamp: at(60),
-        received_at: at(60),
-        identifiers: [{ type: "user_id", value: "u-1" }, {
-          type: "anonymous_id",
-          value: "d-1",
-        }],
-      }])
-    })`;
-
-    // Sent now: a supabase-js query is not, until it is awaited or then'd.
-    const unmerge = client(admin.token).rpc("unmerge_profiles", {
-      p_org_id: target.orgId,
-      p_merge_id: merge.id,
-    }).then((answer) => answer);
-    await waitFor("the unmerge to wait for the batch", async () => {
-      const [{ n }] = await sql`
-        select count(*)::int as n from pg_stat_activity
-        where wait_event_type = 'Lock' and query like '%unmerge_profiles%'`;
-      return n === 1;
-    }, 10_000);
-    await batchTx`commit`;
-    open = false;
-
-    const { error } = await unmerge;
-    assert.equal(error, null);
+    const batch = await openBatch(sql, target, [{
+      message_id: "cd",
+      type: "identify",
+      timestamp: at(60),
+      received_at: at(60),
+      identifiers: [
+        { type: "user_id", value: "u-1" },
+        { type: "anonymous_id", value: "d-1" },
+      ],
+    }]);
+    try {
+      // Sent now: a supabase-js query is not, until it is awaited or then'd.
+      const unmerge = client(admin.token).rpc("unmerge_profiles", {
+        p_org_id: target.orgId,
+        p_merge_id: merge.id,
+      }).then((answer) => answer);
+      await waitFor("the unmerge to wait for the batch", async () => {
+        const [{ n }] = await sql`
+          select count(*)::int as n from pg_stat_activity
+          where wait_event_type = 'Lock' and query like '%unmerge_profiles%'`;
+        return n === 1;
+      }, 10_000);
+      await batch.commit();
+      const { error } = await unmerge;
+      assert.equal(error, null);
+    } finally {
+      await batch.close();
+    }
     assert.equal(await owner("a-1"), a, "A has its identity back, from D");
     assert.equal(await owner("u-1"), d, "what else C held stays with D");
     const [pointer] = await sql`
       select merged_into from public.profiles where org_id = ${target.orgId} and id = ${a}`;
     assert.equal(pointer.merged_into, null);
   } finally {
-    if (open) await batchTx`rollback`;
-    batchTx.release();
     await sql.end();
   }
 });

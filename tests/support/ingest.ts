@@ -83,3 +83,46 @@ export async function track(
   });
   return { status: res.status, headers: res.headers, json: await res.json() };
 }
+
+/** A batch in flight: its ingest_batch call done, its transaction still open. */
+export type OpenBatch = {
+  commit(): Promise<void>;
+  /** Rolls back if not committed, and gives the connection back. */
+  close(): Promise<void>;
+};
+
+/**
+ * Runs private.ingest_batch on a connection of its own and leaves the
+ * transaction open, holding every lock the batch took, until commit().
+ */
+export async function openBatch(
+  sql: postgres.Sql,
+  target: IngestTarget,
+  messages: postgres.JSONValue[],
+): Promise<OpenBatch> {
+  const tx = await sql.reserve();
+  let open = false;
+  const close = async () => {
+    if (open) await tx`rollback`;
+    open = false;
+    tx.release();
+  };
+  try {
+    await tx`begin`;
+    open = true;
+    await tx`
+      select private.ingest_batch(${target.orgId}, ${target.sourceId}, ${
+      sql.json(messages)
+    })`;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    async commit() {
+      await tx`commit`;
+      open = false;
+    },
+    close,
+  };
+}
