@@ -26,7 +26,8 @@
 -- - The profiles merged into the merged profile (through merges still standing)
 --   point at it again.
 -- - It takes ingestion's locks on the holder's identifiers first, so no batch
---   merges the holder or moves its identities meanwhile.
+--   merges the holder or moves its identities meanwhile, and two unmerges on
+--   one chain take turns.
 
 -- The chain is followed by loser, through standing merges only: an index probe
 -- per step, not a scan of the organization's merges.
@@ -44,7 +45,7 @@ declare
   -- the later merges the survivor went through, oldest first, and where they end
   v_later jsonb[];
   v_holder uuid;
-  v_locked uuid;  -- the holder whose identifiers the previous round locked
+  v_locked uuid;  -- the holder whose identifiers are locked
 begin
   perform private.require_permission(p_org_id, 'privacy:manage');
   select * into v_merge from public.profile_merges
@@ -59,6 +60,11 @@ begin
   -- WHERE THINGS ARE: a live profile is the loser of no standing merge, so the
   -- chain from the survivor follows one standing merge per step. The depth
   -- bound only guards against a cycle, which merges into the oldest cannot make.
+  -- Then ingestion's locks on the holder's identifiers, in ingest_batch's
+  -- order: a batch can merge the holder or move its identities only through
+  -- one of them, and another unmerge on this chain takes them too. What
+  -- committed while this waited (a merge of the holder, the undoing of a later
+  -- merge) can move the holder: look again until it stays put.
   loop
     with recursive later as (
       select m.winner_id, m.moved_memberships, 1 as depth from public.profile_merges m
@@ -73,10 +79,7 @@ begin
            coalesce((array_agg(l.winner_id order by l.depth desc))[1], v_merge.winner_id)
       into v_later, v_holder
     from later l;
-    -- Ingestion's locks on the holder's identifiers, in ingest_batch's order: a
-    -- batch can merge the holder or move its identities only through one of
-    -- them, so none does until this commits. One may have merged the holder
-    -- while this waited: then look again.
+    exit when v_holder = v_locked;
     perform pg_advisory_xact_lock(l.h)
     from (
       select distinct hashtextextended(p_org_id::text || ':' || i.type || ':' || i.value, 0) as h
@@ -84,9 +87,6 @@ begin
       where i.org_id = p_org_id and i.profile_id = v_holder
       order by 1
     ) l;
-    exit when v_holder = v_locked  -- no further merge on record: nothing more to wait for
-           or not exists (select 1 from public.profiles p
-                          where p.org_id = p_org_id and p.id = v_holder and p.merged_into is not null);
     v_locked := v_holder;
   end loop;
 

@@ -1,77 +1,116 @@
-// An admin undoes a merge while a batch, not yet committed, merges the profile
-// that holds what that merge moved. The unmerge must wait for the batch and
-// then take its identity back from wherever the batch put it.
+// Undoing a merge while something else moves what it must restore: a batch,
+// not yet committed, that merges the profile holding it, or another admin
+// undoing a later merge of the same chain. The unmerge waits for them, then
+// takes its identities back from wherever they are.
 import assert from "node:assert/strict";
-import { adminSql, client, createUser, waitFor } from "../support/stack.ts";
-import { createIngestTarget, openBatch, post } from "../support/ingest.ts";
+import type postgres from "postgres";
+import {
+  adminSql,
+  client,
+  createUser,
+  type TestUser,
+  waitFor,
+} from "../support/stack.ts";
+import {
+  createIngestTarget,
+  type IngestTarget,
+  openBatch,
+  post,
+} from "../support/ingest.ts";
+
+/**
+ * Through the HTTP endpoint: C (anonymous c-1), B (user u-1) and A (anonymous
+ * a-1), oldest first, after `before` (older profiles of the test's own); then
+ * A merges into B and B into C.
+ */
+async function chain(
+  sql: postgres.Sql,
+  label: string,
+  before: Record<string, string>[] = [],
+) {
+  const target = await createIngestTarget(sql, label);
+  const start = Date.now() - 3_600_000;
+  const at = (sec: number) => new Date(start + sec * 1000).toISOString();
+  let sec = 0;
+  const send = async (type: string, ids: Record<string, string>) => {
+    const message = { type, event: "Seen", timestamp: at(sec += 10), ...ids };
+    const res = await post(target, type, JSON.stringify(message));
+    assert.equal(res.status, 200);
+  };
+  const owner = async (value: string) => {
+    const [row] = await sql`
+      select profile_id from public.identities
+      where org_id = ${target.orgId} and value = ${value}`;
+    return row.profile_id as string;
+  };
+  for (const ids of before) await send("track", ids);
+  await send("track", { anonymousId: "c-1" });
+  await send("track", { userId: "u-1" });
+  await send("track", { anonymousId: "a-1" });
+  const [a, b] = [await owner("a-1"), await owner("u-1")];
+  await send("identify", { userId: "u-1", anonymousId: "a-1" });
+  await send("identify", { userId: "u-1", anonymousId: "c-1" });
+  const merges = await sql`
+    select loser_id, id from public.profile_merges
+    where org_id = ${target.orgId}`;
+  const mergeOf = (loser: string) =>
+    merges.find((m) => m.loser_id === loser)?.id as string;
+  const admin = await createUser(sql, `${label}-admin`);
+  await sql`
+    insert into public.organization_members (org_id, user_id, role)
+    values (${target.orgId}, ${admin.id}, 'admin')`;
+  return { target, at, owner, a, b, mergeOf, admin };
+}
+
+/**
+ * Starts an unmerge through supabase-js and waits until Postgres shows it
+ * blocked on a lock; `reply` settles once it is let through.
+ */
+async function blockedUnmerge(
+  sql: postgres.Sql,
+  admin: TestUser,
+  target: IngestTarget,
+  mergeId: string,
+) {
+  // then() sends it: a supabase-js query is not sent until it is awaited or then'd.
+  const answer = client(admin.token).rpc("unmerge_profiles", {
+    p_org_id: target.orgId,
+    p_merge_id: mergeId,
+  }).then((reply) => reply);
+  await waitFor("the unmerge to wait for a lock", async () => {
+    const [{ n }] = await sql`
+      select count(*)::int as n from pg_stat_activity
+      where wait_event_type = 'Lock' and query like '%unmerge_profiles%'`;
+    return n === 1;
+  }, 10_000);
+  // Wrapped: an async function returning the promise itself would wait for it.
+  return { reply: answer };
+}
 
 Deno.test("an unmerge racing a merge of the holder waits for it and still restores", async () => {
   const sql = adminSql();
   try {
-    const target = await createIngestTarget(sql, "unmerge-race");
-    const start = Date.now() - 3_600_000;
-    const at = (sec: number) => new Date(start + sec * 1000).toISOString();
-    const send = async (message: Record<string, unknown>) =>
-      assert.equal(
-        (await post(target, String(message.type), JSON.stringify(message)))
-          .status,
-        200,
-      );
-    const owner = async (value: string) => {
-      const [row] = await sql`
-        select profile_id from public.identities
-        where org_id = ${target.orgId} and value = ${value}`;
-      return row.profile_id as string;
-    };
-    const seen = (sec: number, ids: Record<string, string>) =>
-      send({ type: "track", event: "Seen", timestamp: at(sec), ...ids });
-    const identify = (sec: number, ids: Record<string, string>) =>
-      send({ type: "identify", timestamp: at(sec), ...ids });
-    // D, C, B and A, oldest first; then A merges into B and B into C.
-    await seen(0, { anonymousId: "d-1" });
-    await seen(10, { anonymousId: "c-1" });
-    await seen(20, { userId: "u-1" });
-    await seen(30, { anonymousId: "a-1" });
-    const a = await owner("a-1");
+    const { target, at, owner, a, mergeOf, admin } = await chain(
+      sql,
+      "unmerge-race",
+      [{ anonymousId: "d-1" }],
+    );
     const d = await owner("d-1");
-    await identify(40, { userId: "u-1", anonymousId: "a-1" });
-    await identify(50, { userId: "u-1", anonymousId: "c-1" });
-    const [merge] = await sql`
-      select id from public.profile_merges
-      where org_id = ${target.orgId} and loser_id = ${a}`;
-
-    // An admin of the organization, to undo the merge.
-    const admin = await createUser(sql, "unmerge-admin");
-    await sql`
-      insert into public.organization_members (org_id, user_id, role)
-      values (${target.orgId}, ${admin.id}, 'admin')`;
-
     // A batch merges C, which holds A's identity now, into D, and stays open.
     const batch = await openBatch(sql, target, [{
       message_id: "cd",
       type: "identify",
-      timestamp: at(60),
-      received_at: at(60),
+      timestamp: at(100),
+      received_at: at(100),
       identifiers: [
         { type: "user_id", value: "u-1" },
         { type: "anonymous_id", value: "d-1" },
       ],
     }]);
     try {
-      // Sent now: a supabase-js query is not, until it is awaited or then'd.
-      const unmerge = client(admin.token).rpc("unmerge_profiles", {
-        p_org_id: target.orgId,
-        p_merge_id: merge.id,
-      }).then((answer) => answer);
-      await waitFor("the unmerge to wait for the batch", async () => {
-        const [{ n }] = await sql`
-          select count(*)::int as n from pg_stat_activity
-          where wait_event_type = 'Lock' and query like '%unmerge_profiles%'`;
-        return n === 1;
-      }, 10_000);
+      const unmerge = await blockedUnmerge(sql, admin, target, mergeOf(a));
       await batch.commit();
-      const { error } = await unmerge;
-      assert.equal(error, null);
+      assert.equal((await unmerge.reply).error, null);
     } finally {
       await batch.close();
     }
@@ -81,6 +120,39 @@ Deno.test("an unmerge racing a merge of the holder waits for it and still restor
       select merged_into from public.profiles where org_id = ${target.orgId} and id = ${a}`;
     assert.equal(pointer.merged_into, null);
   } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("two unmerges on one chain, racing, each restore their profile", async () => {
+  const sql = adminSql();
+  const first = await sql.reserve();
+  let open = false;
+  try {
+    const { target, owner, a, b, mergeOf, admin } = await chain(
+      sql,
+      "unmerge-pair",
+    );
+    // An admin undoes B->C and has not committed yet...
+    await first`begin`;
+    open = true;
+    await first`
+      select set_config('request.jwt.claims', ${
+      JSON.stringify({ sub: admin.id, role: "authenticated" })
+    }, true)`;
+    await first`set local role authenticated`;
+    await first`select public.unmerge_profiles(${target.orgId}, ${mergeOf(b)})`;
+    // ...when another undoes A->B, whose holder that first unmerge is changing.
+    const second = await blockedUnmerge(sql, admin, target, mergeOf(a));
+    await first`commit`;
+    open = false;
+    assert.equal((await second.reply).error, null);
+
+    assert.equal(await owner("a-1"), a, "A has its identity back, from B");
+    assert.equal(await owner("u-1"), b, "B keeps its own");
+  } finally {
+    if (open) await first`rollback`;
+    first.release();
     await sql.end();
   }
 });
