@@ -4,7 +4,7 @@
 // few seconds instead of holding every writer up behind a long query.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { adminSql, waitFor } from "../support/stack.ts";
+import { adminSql, waitForLockWait } from "../support/stack.ts";
 import {
   createIngestTarget,
   type IngestTarget,
@@ -101,12 +101,11 @@ Deno.test("two batches making one partition take turns and both store", async ()
     const first = await openBatch(sql, target, [message("pair-1", day)]);
     try {
       const second = ingest(other, target, [message("pair-2", day)]);
-      await waitFor("the second batch to wait for the first", async () => {
-        const [{ n }] = await sql`
-          select count(*)::int as n from pg_stat_activity
-          where wait_event_type = 'Lock' and query like '%ingest_batch%'`;
-        return n === 1;
-      }, 10_000);
+      await waitForLockWait(
+        sql,
+        "the second batch to wait for the first",
+        "%ingest_batch%",
+      );
       await first.commit();
       await second;
     } finally {

@@ -9,7 +9,7 @@ import {
   client,
   createUser,
   type TestUser,
-  waitFor,
+  waitForLockWait,
 } from "../support/stack.ts";
 import {
   createIngestTarget,
@@ -77,12 +77,11 @@ async function blockedUnmerge(
     p_org_id: target.orgId,
     p_merge_id: mergeId,
   }).then((reply) => reply);
-  await waitFor("the unmerge to wait for a lock", async () => {
-    const [{ n }] = await sql`
-      select count(*)::int as n from pg_stat_activity
-      where wait_event_type = 'Lock' and query like '%unmerge_profiles%'`;
-    return n === 1;
-  }, 10_000);
+  await waitForLockWait(
+    sql,
+    "the unmerge to wait for a lock",
+    "%unmerge_profiles%",
+  );
   // Wrapped: an async function returning the promise itself would wait for it.
   return { reply: answer };
 }

@@ -81,3 +81,20 @@ export async function waitFor(
   }
   throw new Error(`${what} not ready within ${timeoutMs} ms`);
 }
+
+/**
+ * Waits until exactly one backend running a query like `pattern` waits on a
+ * lock: the moment a test of lock order lets the holder go.
+ */
+export function waitForLockWait(
+  sql: postgres.Sql,
+  what: string,
+  pattern: string,
+): Promise<void> {
+  return waitFor(what, async () => {
+    const [{ n }] = await sql`
+      select count(*)::int as n from pg_stat_activity
+      where wait_event_type = 'Lock' and query like ${pattern}`;
+    return n === 1;
+  }, 10_000);
+}
