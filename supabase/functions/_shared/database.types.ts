@@ -410,13 +410,6 @@ export type Database = {
         };
         Relationships: [
           {
-            foreignKeyName: "identities_org_id_fkey";
-            columns: ["org_id"];
-            isOneToOne: false;
-            referencedRelation: "organizations";
-            referencedColumns: ["id"];
-          },
-          {
             foreignKeyName: "identities_org_id_profile_id_fkey";
             columns: ["org_id", "profile_id"];
             isOneToOne: false;
