@@ -13,6 +13,7 @@
 import postgres from "postgres";
 import { createIngestOrg } from "./fixtures.mjs";
 import { measureOps, post, ratio, report } from "./load.mjs";
+import { watchServerWork } from "./server_work.mjs";
 
 const BATCH = 100;
 // Active people during the run: a site doing 10k events/s has far more than a
@@ -132,6 +133,7 @@ function prebuiltBodies(build, seconds) {
   let used = 0;
   return {
     take: () => bodies[used++] ?? build(),
+    taken: () => used,
     exhausted: () => used > bodies.length,
   };
 }
@@ -202,11 +204,14 @@ export async function run(state, args = []) {
     await sql`analyze public.profiles, public.identities, public.events,
                       private.ingested_messages`;
     const bodies = prebuiltBodies(buildBody, seconds + 2);
+    const serverWork = await watchServerWork(sql);
     const http = await measureOps(() => sendBody(bodies.take()), {
       concurrency: CLIENTS,
       durationMs: seconds * 1000,
       warmupMs: 2000,
     });
+    // Counted over the warm-up too, as the counters are.
+    const meanwhile = await serverWork.describe(bodies.taken() * BATCH);
     if (bodies.exhausted()) {
       console.log(
         "  (the prebuilt bodies ran out; the rest were built while timing)",
@@ -232,6 +237,7 @@ export async function run(state, args = []) {
       events(http),
       "events/s",
     );
+    console.log(`  ${meanwhile}`);
     ratio("ingest / mean raw INSERT (target >= 0.3)", http.rps / raw.rps, 0.3);
     console.log(
       `ingest: ${(http.rps * BATCH).toFixed(0)} events/s (target >= 10000: ${

@@ -10,7 +10,8 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 function available() {
   return readdirSync(BENCH_DIR)
     .filter((f) =>
-      f.endsWith(".mjs") && !["run.mjs", "load.mjs", "fixtures.mjs"].includes(f)
+      f.endsWith(".mjs") &&
+      !["run.mjs", "load.mjs", "fixtures.mjs", "server_work.mjs"].includes(f)
     )
     .map((f) => f.replace(/\.mjs$/, ""));
 }

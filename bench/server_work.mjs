@@ -1,0 +1,52 @@
+// What Postgres did besides the measured requests while a phase ran. Runs of
+// one benchmark on this machine differ by 10-20%, and much of it is work the
+// clients never asked for, which lands in some runs and not others: a
+// checkpoint (after which every page's first change is written to WAL whole),
+// or autovacuum of the tables the phase updates. Printing it next to the
+// figures says which run met which.
+
+/** Snapshots the server's counters; `describe(events)` reports the change since. */
+export async function watchServerWork(sql) {
+  const before = await counters(sql);
+  return {
+    async describe(events) {
+      const after = await counters(sql);
+      const vacuumed = Object.keys(after.vacuums)
+        .filter((table) => after.vacuums[table] > (before.vacuums[table] ?? 0));
+      const running = after.running.length
+        ? ` (${after.running.join(", ")} still running)`
+        : "";
+      const checkpoints = after.checkpoints - before.checkpoints;
+      const walPerEvent = (after.walBytes - before.walBytes) / events / 1024;
+      const pagesPer1k = (after.fullPages - before.fullPages) / events * 1000;
+      return `meanwhile: ${checkpoints} checkpoint${
+        checkpoints === 1 ? "" : "s"
+      }; autovacuum of ${vacuumed.join(", ") || "nothing"}${running}; WAL ${
+        walPerEvent.toFixed(2)
+      } kB an event, ${
+        pagesPer1k.toFixed(0)
+      } full-page images per 1,000 events`;
+    },
+  };
+}
+
+async function counters(sql) {
+  const [row] = await sql`
+    select w.wal_bytes::float8 as wal_bytes, w.wal_fpi::float8 as full_pages,
+           (b.checkpoints_timed + b.checkpoints_req)::int as checkpoints,
+           (select coalesce(jsonb_object_agg(t.name, t.n), '{}') from (
+              -- daily partitions count under their table's name
+              select regexp_replace(relname, '_p\d{4}_\d{2}_\d{2}$', '') as name,
+                     sum(autovacuum_count)::int as n
+              from pg_stat_user_tables group by 1) t) as vacuums,
+           array(select regexp_replace(p.relid::regclass::text, '^.*\.|_p\d{4}_\d{2}_\d{2}$', '', 'g')
+                 from pg_stat_progress_vacuum p) as running
+    from pg_stat_wal w, pg_stat_bgwriter b`;
+  return {
+    walBytes: row.wal_bytes,
+    fullPages: row.full_pages,
+    checkpoints: row.checkpoints,
+    vacuums: row.vacuums,
+    running: row.running,
+  };
+}
