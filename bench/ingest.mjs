@@ -204,7 +204,12 @@ export async function run(state, args = []) {
     await sql`analyze public.profiles, public.identities, public.events,
                       private.ingested_messages`;
     const bodies = prebuiltBodies(buildBody, seconds + 2);
-    const serverWork = await watchServerWork(sql);
+    const serverWork = await watchServerWork(sql, [
+      "events",
+      "profiles",
+      "identities",
+      "ingested_messages",
+    ]);
     const http = await measureOps(() => sendBody(bodies.take()), {
       concurrency: CLIENTS,
       durationMs: seconds * 1000,

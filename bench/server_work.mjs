@@ -5,16 +5,23 @@
 // or autovacuum of the tables the phase updates. Printing it next to the
 // figures says which run met which.
 
-/** Snapshots the server's counters; `describe(events)` reports the change since. */
-export async function watchServerWork(sql) {
+/**
+ * Snapshots the server's counters; `describe(events)` reports the change since,
+ * naming autovacuum runs on `tables` (daily partitions count as their table).
+ */
+export async function watchServerWork(sql, tables) {
   const before = await counters(sql);
   return {
     async describe(events) {
       const after = await counters(sql);
       const vacuumed = Object.keys(after.vacuums)
-        .filter((table) => after.vacuums[table] > (before.vacuums[table] ?? 0));
-      const running = after.running.length
-        ? ` (${after.running.join(", ")} still running)`
+        .filter((table) =>
+          tables.includes(table) &&
+          after.vacuums[table] > (before.vacuums[table] ?? 0)
+        );
+      const unfinished = after.running.filter((t) => tables.includes(t));
+      const running = unfinished.length
+        ? ` (${unfinished.join(", ")} still running)`
         : "";
       const checkpoints = after.checkpoints - before.checkpoints;
       const walPerEvent = (after.walBytes - before.walBytes) / events / 1024;
@@ -36,10 +43,10 @@ async function counters(sql) {
            (b.checkpoints_timed + b.checkpoints_req)::int as checkpoints,
            (select coalesce(jsonb_object_agg(t.name, t.n), '{}') from (
               -- daily partitions count under their table's name
-              select regexp_replace(relname, '_p\d{4}_\d{2}_\d{2}$', '') as name,
+              select regexp_replace(relname, '_p[0-9]{4}_[0-9]{2}_[0-9]{2}$', '') as name,
                      sum(autovacuum_count)::int as n
               from pg_stat_user_tables group by 1) t) as vacuums,
-           array(select regexp_replace(p.relid::regclass::text, '^.*\.|_p\d{4}_\d{2}_\d{2}$', '', 'g')
+           array(select regexp_replace(p.relid::regclass::text, '^.*[.]|_p[0-9]{4}_[0-9]{2}_[0-9]{2}$', '', 'g')
                  from pg_stat_progress_vacuum p) as running
     from pg_stat_wal w, pg_stat_bgwriter b`;
   return {
