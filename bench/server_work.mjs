@@ -2,8 +2,8 @@
 // one benchmark on this machine differ by 10-20%, and much of it is work the
 // clients never asked for, which lands in some runs and not others: a
 // checkpoint (after which every page's first change is written to WAL whole),
-// or autovacuum of the tables the phase updates. Printing it next to the
-// figures says which run met which.
+// or autovacuum of the tables the phase updates. Printed beside the figures,
+// it tells a run that met such work from one that did not.
 
 /**
  * Snapshots the server's counters; `describe(events)` reports the change since,
