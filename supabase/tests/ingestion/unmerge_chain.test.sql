@@ -1,9 +1,9 @@
 -- Undoing a merge after its survivor was merged again: A (anonymous a-1) merges
 -- into B (user u-1), then B into C (anonymous c-1, the oldest). Whichever of the
 -- two merges is undone first, each profile ends with its own identities and
--- memberships, and the merged profiles point at their survivor.
+-- memberships and event counts, and the merged profiles point at their survivor.
 begin;
-select plan(27);
+select plan(30);
 
 insert into public.organizations (id, name, slug) values ('15151515-0000-4000-8000-000000000001', 'Chains', 'chains');
 insert into public.sources (org_id, id, name) values
@@ -43,6 +43,11 @@ create function pg_temp.pointer(p_letter text) returns text language sql as $$
   from public.profiles p join who on who.id = p.id
   where p.org_id = '15151515-0000-4000-8000-000000000001' and who.letter = p_letter
 $$;
+create function pg_temp.counts_of(p_letter text) returns text language sql as $$
+  select p.event_count || ' ' || p.event_counts::text
+  from public.profiles p join who on who.id = p.id
+  where p.org_id = '15151515-0000-4000-8000-000000000001' and who.letter = p_letter
+$$;
 create function pg_temp.undo(p_loser text) returns void language plpgsql as $$
 begin
   perform tests.authenticate_as('chain_admin');
@@ -66,6 +71,7 @@ select results_eq(
   $$ select pg_temp.owner('a-1'), pg_temp.owner('u-1'), pg_temp.groups_of('C'), pg_temp.pointer('A'), pg_temp.pointer('B') $$,
   $$ values ('C', 'C', 'ga,gb,gc', 'C', 'C') $$,
   'after both merges C holds everything and A and B point at it');
+select is(pg_temp.counts_of('C'), '6 {"group": 4, "identify": 2}', 'and counts every event of the three');
 
 -- THE FIRST MERGE UNDONE FIRST
 savepoint first_first;
@@ -91,6 +97,9 @@ select results_eq(
      where org_id = '15151515-0000-4000-8000-000000000001' order by 1 $$,
   $$ values ('A', false), ('B', true), ('C', false) $$,
   'only B, with the user id, is identified');
+select results_eq($$ select pg_temp.counts_of('A'), pg_temp.counts_of('B'), pg_temp.counts_of('C') $$,
+  $$ values ('2 {"group": 2}', '2 {"group": 1, "identify": 1}', '2 {"group": 1, "identify": 1}') $$,
+  'each profile counts its own events, and the merge message stays with the profile that took it');
 rollback to savepoint first_first;
 
 -- THE LATER MERGE UNDONE FIRST
@@ -114,6 +123,9 @@ select results_eq($$ select pg_temp.groups_of('A'), pg_temp.groups_of('B'), pg_t
 select results_eq(
   $$ select pg_temp.pointer('A'), pg_temp.pointer('B'), pg_temp.pointer('C') $$, $$ values ('-', '-', '-') $$,
   'all three stand alone');
+select results_eq($$ select pg_temp.counts_of('A'), pg_temp.counts_of('B'), pg_temp.counts_of('C') $$,
+  $$ values ('2 {"group": 2}', '2 {"group": 1, "identify": 1}', '2 {"group": 1, "identify": 1}') $$,
+  'the counts come out the same in this order');
 rollback to savepoint later_first;
 
 -- SEEN SINCE: C calls ga after the merges; undoing A->B leaves C in ga.
