@@ -15,7 +15,7 @@ import { createIngestOrg } from "./fixtures.mjs";
 import { measureOps, post, ratio, report } from "./load.mjs";
 import { watchServerWork } from "./server_work.mjs";
 
-const BATCH = 100;
+export const BATCH = 100;
 // Active people during the run: a site doing 10k events/s has far more than a
 // few thousand; small pools would mostly measure lock waits on the same people.
 const VISITORS = 200_000;
