@@ -17,8 +17,9 @@
 -- cannot be subtracted and stays with the survivor, as do the events written to
 -- it while the merge stood (and their counts); the README says so.
 --
--- supabase/tests/ingestion/unmerge_numbers.test.sql checks a single merge,
--- both undo orders of a chain, and a revenue-made customer's stage.
+-- supabase/tests/ingestion/unmerge_numbers.test.sql checks one merge (counts,
+-- revenue, engagement, stages); unmerge_chain.test.sql checks the counts after
+-- undoing a chain of two merges in either order.
 
 -- unmerge_profiles as in 20261122110000, with the NUMBERS step and the
 -- lifecycle stages after it.
