@@ -118,8 +118,16 @@ begin
   -- engagement is decayed to each profile's own time, as the fold added it.
   -- What a merge folded by keeping one side (traits, first and last seen,
   -- touches, contact fields) cannot be taken back by subtraction and stays.
+  -- The rows are locked as they are read, so the sums start from their
+  -- latest versions.
   with taken as (
     select p.id,
+           greatest(p.event_count - l.event_count, 0) as event_count,
+           (select coalesce(jsonb_object_agg(c.key, c.n), '{}')
+            from (select e.key, e.value::bigint - coalesce((l.event_counts ->> e.key)::bigint, 0) as n
+                  from jsonb_each_text(p.event_counts) e) c
+            where c.n > 0) as event_counts,
+           greatest(p.revenue - l.revenue, 0) as revenue,
            greatest(p.engagement_raw
                     - private.decayed_engagement(l.engagement_raw, l.engagement_at,
                                                  greatest(p.engagement_at, l.engagement_at)),
@@ -127,20 +135,16 @@ begin
     from public.profiles p
     join public.profiles l on l.org_id = p_org_id and l.id = v_merge.loser_id
     where p.org_id = p_org_id and p.id = any (v_chain)
+    for no key update of p
   )
   update public.profiles p set
-    event_count = greatest(p.event_count - l.event_count, 0),
-    event_counts = (
-      select coalesce(jsonb_object_agg(c.key, c.n), '{}')
-      from (select e.key, e.value::bigint - coalesce((l.event_counts ->> e.key)::bigint, 0) as n
-            from jsonb_each_text(p.event_counts) e) c
-      where c.n > 0),
-    revenue = greatest(p.revenue - l.revenue, 0),
+    event_count = t.event_count,
+    event_counts = t.event_counts,
+    revenue = t.revenue,
     engagement_raw = t.raw,
     engagement_score = private.engagement_score(t.raw)
-  from taken t, public.profiles l
-  where p.org_id = p_org_id and p.id = t.id
-    and l.org_id = p_org_id and l.id = v_merge.loser_id;
+  from taken t
+  where p.org_id = p_org_id and p.id = t.id;
 
   -- POINTERS: the merged profile stands alone again, and the profiles merged
   -- into it by merges still standing point at it, not at the holder.
