@@ -23,7 +23,7 @@ import { BATCH } from "./ingest.mjs";
 const WARM_BATCHES = 300;
 
 /** Batches of the ingest workload in the form ingest_batch takes, from the function's own code. */
-function storedBatches(count, seed) {
+function workloadBatches(count, seed) {
   const out = runChecked(DENO, [
     "run",
     // The same batches on every run: the workload draws from Math.random.
@@ -129,7 +129,7 @@ export async function run(state, args = []) {
     // WARM UP through the SQL function, then keep the measured batches in a
     // table: the single-user script reads each from there (one index probe
     // per batch), so no request body has to be written into SQL text.
-    for (const batch of storedBatches(WARM_BATCHES, "w")) {
+    for (const batch of workloadBatches(WARM_BATCHES, "w")) {
       await sql`select private.ingest_batch_metered(${orgId}, ${sourceId}, ${
         sql.json(batch)
       })`;
@@ -137,7 +137,7 @@ export async function run(state, args = []) {
     await sql`analyze`;
     await sql`create schema bench`;
     await sql`create table bench.batches (n int primary key, body jsonb not null)`;
-    const measured = storedBatches(batches, "m");
+    const measured = workloadBatches(batches, "m");
     for (const [i, batch] of measured.entries()) {
       await sql`insert into bench.batches values (${i + 1}, ${
         sql.json(batch)
