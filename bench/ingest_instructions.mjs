@@ -7,7 +7,10 @@
 // cost shows here, where throughput runs on this shared machine vary by
 // 10-20% (`ingest` measures throughput; this measures work).
 // `npm run bench -- ingest_instructions [batches]` (default 40). Needs
-// valgrind (Debian package valgrind).
+// valgrind (Debian package valgrind). With MERIDIAN_CALLGRIND_DIR set (a
+// directory the postgres user may write), each run's profile is kept there for
+// callgrind_annotate (--inclusive=yes, --tree=caller) to say where the
+// instructions go.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -39,17 +42,23 @@ function workloadBatches(count, seed) {
   return out.trim().split("\n").map((line) => JSON.parse(line));
 }
 
+/** Where a run's callgrind profile goes: nowhere unless asked for (the total is on stderr). */
+function profileFile(name) {
+  const dir = process.env.MERIDIAN_CALLGRIND_DIR;
+  return dir ? join(dir, `${name}.callgrind.out`) : "/dev/null";
+}
+
 /**
  * Instructions a single-user backend counts (valgrind --tool=callgrind) to run
  * `script` on a fresh copy of `snapshot`.
  */
-function countInstructions(snapshot, work, script) {
+function countInstructions(snapshot, work, script, name) {
   rmSync(work, { recursive: true, force: true });
   cpSync(snapshot, work, { recursive: true, preserveTimestamps: true });
   if (isRoot()) runChecked("chown", ["-R", "postgres:postgres", work]);
   const { cmd, args } = asPostgresUser("valgrind", [
     "--tool=callgrind",
-    "--callgrind-out-file=/dev/null", // the total, on stderr, is all we read
+    `--callgrind-out-file=${profileFile(name)}`,
     join(PG_BIN, "postgres"),
     "--single",
     "-j",
@@ -169,9 +178,14 @@ export async function run(state, args = []) {
   ).join("\n\n");
   // Each count includes the backend's start and its shutdown checkpoint; a
   // run of no work counts those alone, and is taken off.
-  const idle = countInstructions(snapshot, work, "select 1;");
-  const ingest = countInstructions(snapshot, work, ingestScript);
-  const insert = countInstructions(snapshot, work, baseline.join("\n\n"));
+  const idle = countInstructions(snapshot, work, "select 1;", "idle");
+  const ingest = countInstructions(snapshot, work, ingestScript, "ingest");
+  const insert = countInstructions(
+    snapshot,
+    work,
+    baseline.join("\n\n"),
+    "insert",
+  );
   rmSync(dir, { recursive: true, force: true });
 
   const perBatch = (n) => (n - idle) / batches;
