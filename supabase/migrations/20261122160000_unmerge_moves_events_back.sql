@@ -1,0 +1,297 @@
+-- Undoing a merge gives the merged profile back the events written to the
+-- survivor while the merge stood (issue 4: merges are "reversible by an admin
+-- RPC").
+--
+-- While a merge stands, every message with the merged profile's identifiers
+-- resolves to the survivor, and its event is written there (profile_id is the
+-- profile at write time). Undoing the merge gave back identities, memberships,
+-- pointers and the numbers the merged profile brought, but those events stayed
+-- with the survivor, and with them their counts, revenue and engagement: a
+-- customer merged by mistake into a visitor for a week, then separated, lost
+-- that week's orders to the visitor.
+--
+-- Now an event of the survivor (or of a later survivor, if the survivor was
+-- merged in turn) goes back when the ids every Segment message carries,
+-- anonymousId and userId, name the merged profile alone once its identities
+-- are back. An event with an id of each side (the message that merged them,
+-- say) stays. Before the merge the merged profile's events were written to it,
+-- so only events of the merge's time can match. Their numbers move with them:
+-- out of the profile each was written to and each later survivor (each merge
+-- along the chain folded in the whole row), into the merged profile, whose last
+-- seen moves up to them.
+--
+-- private.subtract_event_counts is the per-type subtraction both steps use.
+--
+-- supabase/tests/ingestion/unmerge_events.test.sql checks one merge and a chain.
+
+create function private.subtract_event_counts(p_counts jsonb, p_taken jsonb)
+returns jsonb
+language sql
+immutable
+-- No SET search_path: inlined where it is used.
+as $$
+  select coalesce(pg_catalog.jsonb_object_agg(c.key, c.n), '{}')
+  from (select e.key, e.value::bigint - coalesce((p_taken ->> e.key)::bigint, 0) as n
+        from pg_catalog.jsonb_each_text(p_counts) e) c
+  where c.n > 0
+$$;
+comment on function private.subtract_event_counts(jsonb, jsonb) is
+  'Event counts per message type less other counts; types that reach 0 are left out.';
+
+-- unmerge_profiles as in 20261122150000, with the EVENTS step after NUMBERS.
+create or replace function public.unmerge_profiles(p_org_id uuid, p_merge_id uuid)
+returns public.profile_merges
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_merge public.profile_merges;
+  -- the later merges the survivor went through, oldest first, and where they end
+  v_later jsonb[];
+  v_holder uuid;
+  v_chain uuid[]; -- the survivor, then each later survivor, to the holder
+  v_locked uuid;  -- the holder whose identifiers are locked
+  -- the events moved back: the profile each was on, and what it counted
+  v_moved_was uuid[];
+  v_moved_type text[];
+  v_moved_at timestamptz[];
+  v_moved_revenue numeric[];
+  v_moved_weight double precision[];
+begin
+  perform private.require_permission(p_org_id, 'privacy:manage');
+  select * into v_merge from public.profile_merges
+  where org_id = p_org_id and id = p_merge_id for update;
+  if v_merge.id is null then
+    raise exception 'merge not found' using errcode = 'P0002', detail = 'field: merge_id';
+  end if;
+  if v_merge.unmerged_at is not null then
+    raise exception 'this merge was already undone' using errcode = '22023', detail = 'field: merge_id';
+  end if;
+
+  -- WHERE THINGS ARE: a live profile is the loser of no standing merge, so the
+  -- chain from the survivor follows one standing merge per step. The depth
+  -- bound only guards against a cycle, which merges into the oldest cannot make.
+  -- Then ingestion's locks on the holder's identifiers, in ingest_batch's
+  -- order: a batch can merge the holder or move its identities only through
+  -- one of them, and another unmerge on this chain takes them too. What
+  -- committed while this waited (a merge of the holder, the undoing of a later
+  -- merge) can move the holder: look again until it stays put.
+  loop
+    with recursive later as (
+      select m.winner_id, m.moved_memberships, 1 as depth from public.profile_merges m
+      where m.org_id = p_org_id and m.loser_id = v_merge.winner_id and m.unmerged_at is null
+      union all
+      select m.winner_id, m.moved_memberships, l.depth + 1 from later l
+      join public.profile_merges m
+        on m.org_id = p_org_id and m.loser_id = l.winner_id and m.unmerged_at is null
+      where l.depth < 1000
+    )
+    select array_agg(l.moved_memberships order by l.depth),
+           coalesce((array_agg(l.winner_id order by l.depth desc))[1], v_merge.winner_id),
+           v_merge.winner_id || coalesce(array_agg(l.winner_id order by l.depth)
+                                         filter (where l.winner_id is not null), '{}')
+      into v_later, v_holder, v_chain
+    from later l;
+    exit when v_holder = v_locked;
+    perform pg_advisory_xact_lock(l.h)
+    from (
+      select distinct hashtextextended(p_org_id::text || ':' || i.type || ':' || i.value, 0) as h
+      from public.identities i
+      where i.org_id = p_org_id and i.profile_id = v_holder
+      order by 1
+    ) l;
+    v_locked := v_holder;
+  end loop;
+
+  -- IDENTITIES the merge moved, from the holder only.
+  update public.identities set profile_id = v_merge.loser_id
+  where org_id = p_org_id and id = any (v_merge.moved_identity_ids) and profile_id = v_holder;
+
+  -- MEMBERSHIPS the merged profile brought go back to it, if the holder still
+  -- has them, except those it had only through a merge into it that has been
+  -- undone since (that undo gave them to their owner). The holder keeps a group
+  -- it had of its own along the way (not joined at some step), or has been
+  -- seen in since.
+  insert into public.group_memberships (org_id, group_id, profile_id, first_seen_at, last_seen_at)
+  select p_org_id, m.group_id, v_merge.loser_id, m.first_seen_at, m.last_seen_at
+  from jsonb_to_recordset(v_merge.moved_memberships)
+         m (group_id text, first_seen_at timestamptz, last_seen_at timestamptz, joined boolean)
+  join public.group_memberships h
+    on h.org_id = p_org_id and h.group_id = m.group_id and h.profile_id = v_holder
+  where not exists (
+    select 1 from public.profile_merges e
+    cross join lateral jsonb_to_recordset(e.moved_memberships) x (group_id text, last_seen_at timestamptz, joined boolean)
+    where e.org_id = p_org_id and e.winner_id = v_merge.loser_id and e.unmerged_at is not null
+      and x.group_id = m.group_id and x.joined and m.last_seen_at <= x.last_seen_at)
+  on conflict do nothing;
+  delete from public.group_memberships h
+  using jsonb_to_recordset(v_merge.moved_memberships) m (group_id text, last_seen_at timestamptz, joined boolean)
+  where h.org_id = p_org_id and h.profile_id = v_holder and h.group_id = m.group_id
+    and m.joined and h.last_seen_at <= m.last_seen_at
+    and not exists (
+      select 1 from unnest(v_later) s (moved)
+      where not s.moved @> jsonb_build_array(jsonb_build_object('group_id', m.group_id, 'joined', true)));
+
+  -- NUMBERS the merge added: the merged profile's counts, revenue and
+  -- engagement come out of the survivor, and out of each later survivor to the
+  -- holder, as every merge along the chain folded in the whole row. The merged
+  -- profile's row still has them: no batch writes to a merged profile. Its
+  -- engagement is decayed to each profile's own time, as the fold added it.
+  -- What a merge folded by keeping one side (traits, first and last seen,
+  -- touches, contact fields) cannot be taken back by subtraction and stays.
+  -- The rows are locked as they are read, so the sums start from their
+  -- latest versions.
+  with taken as (
+    select p.id,
+           greatest(p.event_count - l.event_count, 0) as event_count,
+           private.subtract_event_counts(p.event_counts, l.event_counts) as event_counts,
+           greatest(p.revenue - l.revenue, 0) as revenue,
+           greatest(p.engagement_raw
+                    - private.decayed_engagement(l.engagement_raw, l.engagement_at,
+                                                 greatest(p.engagement_at, l.engagement_at)),
+                    0) as raw
+    from public.profiles p
+    join public.profiles l on l.org_id = p_org_id and l.id = v_merge.loser_id
+    where p.org_id = p_org_id and p.id = any (v_chain)
+    for no key update of p
+  )
+  update public.profiles p set
+    event_count = t.event_count,
+    event_counts = t.event_counts,
+    revenue = t.revenue,
+    engagement_raw = t.raw,
+    engagement_score = private.engagement_score(t.raw)
+  from taken t
+  where p.org_id = p_org_id and p.id = t.id;
+
+  -- EVENTS written to the chain while the merge stood, with the merged
+  -- profile's ids alone, go back to it. An event goes when each of its
+  -- anonymous and user ids that identifies anyone identifies the merged
+  -- profile (its identities are back, above); one with an id of each side
+  -- stays. The merged profile's own earlier events were written to it, so only
+  -- events of the merge's time match.
+  with moved as (
+    update public.events e set profile_id = v_merge.loser_id
+    from (
+      select c.timestamp, c.id, c.profile_id as was
+      from public.events c
+      left join public.identities a
+        on a.org_id = p_org_id and a.type = 'anonymous_id'
+       and a.value = private.normalize_identifier('anonymous_id', c.anonymous_id)
+      left join public.identities u
+        on u.org_id = p_org_id and u.type = 'user_id'
+       and u.value = private.normalize_identifier('user_id', c.user_id)
+      where c.org_id = p_org_id and c.profile_id = any (v_chain)
+        and v_merge.loser_id in (a.profile_id, u.profile_id)
+        and coalesce(a.profile_id, v_merge.loser_id) = v_merge.loser_id
+        and coalesce(u.profile_id, v_merge.loser_id) = v_merge.loser_id
+    ) s
+    where e.org_id = p_org_id and e.timestamp = s.timestamp and e.id = s.id
+    returning s.was, e.type, e.event, e.timestamp, e.revenue
+  )
+  select array_agg(m.was), array_agg(m.type), array_agg(m.timestamp), array_agg(m.revenue),
+         array_agg(private.engagement_weight(m.type, m.event, m.revenue, o.settings -> 'engagement_weights'))
+    into v_moved_was, v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight
+  from moved m
+  join public.organizations o on o.id = p_org_id;
+
+  if v_moved_was is not null then
+    -- Out of the profile each was written to and every later one in the chain
+    -- (locked above), engagement decayed to each profile's own time.
+    with m as (
+      select x.type, x.at, x.revenue, x.weight, c.n as written_at
+      from unnest(v_moved_was, v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight)
+             x (was, type, at, revenue, weight)
+      join unnest(v_chain) with ordinality c (id, n) on c.id = x.was
+    ), per_type as (
+      select c.id, m.type, count(*) as n,
+             coalesce(sum(m.revenue) filter (where m.revenue > 0), 0) as revenue,
+             sum(private.decayed_engagement(m.weight, m.at, p.engagement_at)) as raw
+      from unnest(v_chain) with ordinality c (id, n)
+      join m on m.written_at <= c.n
+      join public.profiles p on p.org_id = p_org_id and p.id = c.id
+      group by c.id, m.type
+    ), taken as (
+      select t.id, sum(t.n) as n, jsonb_object_agg(t.type, t.n) as counts,
+             sum(t.revenue) as revenue, sum(t.raw) as raw
+      from per_type t group by t.id
+    )
+    update public.profiles p set
+      event_count = greatest(p.event_count - t.n, 0),
+      event_counts = private.subtract_event_counts(p.event_counts, t.counts),
+      revenue = greatest(p.revenue - t.revenue, 0),
+      engagement_raw = greatest(p.engagement_raw - t.raw, 0),
+      engagement_score = private.engagement_score(greatest(p.engagement_raw - t.raw, 0))
+    from taken t
+    where p.org_id = p_org_id and p.id = t.id;
+
+    -- Into the merged profile, as the profile fold adds a batch: engagement
+    -- decayed to the later of its time and the latest event's.
+    with m as (
+      select * from unnest(v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight)
+                      x (type, at, revenue, weight)
+    ), added as (
+      select count(*) as n,
+             count(*) filter (where m.type = 'track') as n_track,
+             count(*) filter (where m.type = 'page') as n_page,
+             count(*) filter (where m.type = 'screen') as n_screen,
+             count(*) filter (where m.type = 'identify') as n_identify,
+             count(*) filter (where m.type = 'group') as n_group,
+             count(*) filter (where m.type = 'alias') as n_alias,
+             coalesce(sum(m.revenue) filter (where m.revenue > 0), 0) as revenue,
+             min(m.at) as first_at, max(m.at) as last_at
+      from m
+    ), raw as (
+      select sum(private.decayed_engagement(m.weight, m.at, a.last_at)) as raw
+      from m cross join added a
+    ), next as (
+      select a.*, r.raw, greatest(p.engagement_at, a.last_at) as at,
+             private.decayed_engagement(p.engagement_raw, p.engagement_at, greatest(p.engagement_at, a.last_at))
+               + private.decayed_engagement(r.raw, a.last_at, greatest(p.engagement_at, a.last_at)) as new_raw
+      from added a cross join raw r
+      join public.profiles p on p.org_id = p_org_id and p.id = v_merge.loser_id
+    )
+    update public.profiles p set
+      event_count = p.event_count + n.n,
+      event_counts = private.add_event_counts(p.event_counts, n.n_track, n.n_page, n.n_screen,
+                                              n.n_identify, n.n_group, n.n_alias),
+      revenue = p.revenue + n.revenue,
+      engagement_raw = n.new_raw,
+      engagement_at = n.at,
+      engagement_score = private.engagement_score(n.new_raw),
+      first_seen_at = least(p.first_seen_at, n.first_at),
+      last_seen_at = greatest(p.last_seen_at, n.last_at)
+    from next n
+    where p.org_id = p_org_id and p.id = v_merge.loser_id;
+  end if;
+
+  -- POINTERS: the merged profile stands alone again, and the profiles merged
+  -- into it by merges still standing point at it, not at the holder.
+  update public.profiles set merged_into = null where org_id = p_org_id and id = v_merge.loser_id;
+  with recursive under as (
+    select m.loser_id, 1 as depth from public.profile_merges m
+    where m.org_id = p_org_id and m.winner_id = v_merge.loser_id and m.unmerged_at is null
+    union all
+    select m.loser_id, u.depth + 1 from under u
+    join public.profile_merges m
+      on m.org_id = p_org_id and m.winner_id = u.loser_id and m.unmerged_at is null
+    where u.depth < 1000
+  )
+  update public.profiles p set merged_into = v_merge.loser_id
+  from under u
+  where p.org_id = p_org_id and p.id = u.loser_id;
+
+  update public.profiles p set identified = exists (
+    select 1 from public.identities i
+    where i.org_id = p_org_id and i.profile_id = p.id and i.type in ('user_id', 'email'))
+  where p.org_id = p_org_id and p.id in (v_merge.loser_id, v_holder);
+  update public.profiles p
+  set lifecycle_stage = private.lifecycle_stage_of(p.revenue, p.identified, p.engagement_score)
+  where p.org_id = p_org_id and (p.id = v_merge.loser_id or p.id = any (v_chain));
+  update public.profile_merges set unmerged_at = now(), unmerged_by = auth.uid()
+  where org_id = p_org_id and id = p_merge_id
+  returning * into v_merge;
+  return v_merge;
+end;
+$$;

@@ -1,0 +1,120 @@
+-- Undoing a merge gives the merged profile the events written to the survivor
+-- while the merge stood, with their numbers.
+--
+-- One merge: visitor V (a page view) and user C (an order of 100) merge into V,
+-- the older, by an identify with both ids. While the merge stands C orders
+-- again (60), V views a page, and a track carries both ids. Undone, C has its
+-- order back; V keeps its page views, the merge message and the track with
+-- both ids.
+--
+-- A chain: D merges into E, then E into the older F; D's later event is written
+-- to F. Undoing D's merge takes it from F (not from E, which never had it).
+begin;
+select plan(12);
+
+insert into public.organizations (id, name, slug) values ('19191919-0000-4000-8000-000000000001', 'Moved', 'moved');
+insert into public.sources (org_id, id, name) values
+  ('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-0000000000a1', 'Web');
+select tests.create_supabase_user('moved_admin');
+insert into public.organization_members (org_id, user_id, role)
+values ('19191919-0000-4000-8000-000000000001', tests.get_supabase_uid('moved_admin'), 'admin');
+
+-- A message with its ids as the edge function sends them: as identifiers, and
+-- as the anonymous and user id columns of the event.
+create function pg_temp.ingest(p_type text, p_id text, p_sec int, p_anon text, p_user text,
+                               p_extra jsonb default '{}')
+returns jsonb language sql as $$
+  select private.ingest_batch('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-0000000000a1',
+    jsonb_build_array(tests.ingest_message(p_type, p_id, p_sec,
+      coalesce(jsonb_agg(jsonb_build_object('type', i.type, 'value', i.value)), '[]'),
+      jsonb_strip_nulls(jsonb_build_object('anonymous_id', p_anon, 'user_id', p_user)) || p_extra)))
+  from (values ('anonymous_id', p_anon), ('user_id', p_user)) i (type, value)
+  where i.value is not null
+$$;
+create temp table who (letter text primary key, id uuid not null);
+create function pg_temp.remember(p_letter text, p_value text) returns void language sql as $$
+  insert into who select p_letter, i.profile_id from public.identities i
+  where i.org_id = '19191919-0000-4000-8000-000000000001' and i.value = p_value
+$$;
+create function pg_temp.numbers(p_letter text)
+returns table (event_count bigint, event_counts jsonb, revenue numeric, lifecycle public.lifecycle_stage)
+language sql as $$
+  select p.event_count, p.event_counts, p.revenue, p.lifecycle_stage
+  from public.profiles p join who on who.id = p.id where who.letter = p_letter
+$$;
+create function pg_temp.events_of(p_letter text) returns setof text language sql as $$
+  select e.message_id from public.events e join who on who.id = e.profile_id
+  where who.letter = p_letter order by e.message_id
+$$;
+create function pg_temp.engagement(p_letter text) returns double precision language sql as $$
+  select p.engagement_raw from public.profiles p join who on who.id = p.id where who.letter = p_letter
+$$;
+create function pg_temp.unmerge(p_loser text) returns void language sql as $$
+  select tests.authenticate_as('moved_admin');
+  select public.unmerge_profiles('19191919-0000-4000-8000-000000000001', m.id)
+  from public.profile_merges m
+  where m.org_id = '19191919-0000-4000-8000-000000000001' and m.unmerged_at is null
+    and m.loser_id = (select id from who where letter = p_loser);
+  reset role;
+$$;
+
+-- ONE MERGE
+select pg_temp.ingest('page', 'v1', 0, 'v-1', null);
+select pg_temp.ingest('track', 'c1', 10, null, 'cust', '{"event": "Order Completed", "revenue": 100}');
+select pg_temp.remember('V', 'v-1');
+select pg_temp.remember('C', 'cust');
+select pg_temp.ingest('identify', 'vc', 20, 'v-1', 'cust');
+select pg_temp.ingest('track', 'c2', 30, null, 'cust', '{"event": "Order Completed", "revenue": 60}');
+select pg_temp.ingest('page', 'v2', 40, 'v-1', null);
+select pg_temp.ingest('track', 'vc2', 50, 'v-1', 'cust', '{"event": "Product Viewed"}');
+
+select results_eq($$ select pg_temp.events_of('V') $$,
+  $$ values ('c2'), ('v1'), ('v2'), ('vc'), ('vc2') $$,
+  'while merged, C''s new order is written to V');
+
+select pg_temp.unmerge('C');
+
+select results_eq($$ select pg_temp.events_of('C') $$, $$ values ('c1'), ('c2') $$,
+  'undone, the order written to V while merged is C''s again');
+select results_eq($$ select pg_temp.events_of('V') $$, $$ values ('v1'), ('v2'), ('vc'), ('vc2') $$,
+  'V keeps its page views, the merge message and the track with both ids');
+select results_eq($$ select * from pg_temp.numbers('C') $$,
+  $$ values (2::bigint, '{"track": 2}'::jsonb, 160::numeric, 'customer'::public.lifecycle_stage) $$,
+  'C counts both orders and their revenue');
+select results_eq($$ select * from pg_temp.numbers('V') $$,
+  $$ values (4::bigint, '{"page": 2, "track": 1, "identify": 1}'::jsonb, 0::numeric,
+             'anonymous'::public.lifecycle_stage) $$,
+  'V counts its four events, and has no revenue');
+-- Weights: a page view 1, an identify 2, a track 3, an order 3 + 5; over
+-- seconds, decay is below 1e-4.
+select ok(abs(pg_temp.engagement('C') - 16) < 0.001, 'C''s engagement is its two orders: 8 + 8');
+select ok(abs(pg_temp.engagement('V') - 7) < 0.001, 'V''s engagement is its own: 1 + 2 + 1 + 3');
+select is((select last_seen_at from public.profiles where id = (select id from who where letter = 'C')),
+  timestamptz '2026-11-20 10:00:30+00', 'C was last seen at its later order');
+select is((select sum(event_count) from public.profiles where org_id = '19191919-0000-4000-8000-000000000001'),
+  (select count(*)::numeric from public.events where org_id = '19191919-0000-4000-8000-000000000001'),
+  'between them they count each event once');
+
+-- A CHAIN: F, then E, then D; D merges into E, E into F.
+select pg_temp.ingest('page', 'f1', 100, 'f-1', null);
+select pg_temp.ingest('page', 'e1', 110, 'e-1', null);
+select pg_temp.ingest('page', 'd1', 120, null, 'd-user');
+select pg_temp.remember('F', 'f-1');
+select pg_temp.remember('E', 'e-1');
+select pg_temp.remember('D', 'd-user');
+select pg_temp.ingest('identify', 'de', 130, 'e-1', 'd-user');
+select pg_temp.ingest('identify', 'ef', 140, 'f-1', 'd-user');
+select pg_temp.ingest('track', 'd2', 150, null, 'd-user', '{"event": "Product Viewed"}');
+
+select pg_temp.unmerge('D');
+
+select results_eq($$ select pg_temp.events_of('D') $$, $$ values ('d1'), ('d2') $$,
+  'undone, D''s event written to F while merged is D''s again');
+select results_eq($$ select * from pg_temp.numbers('F') $$,
+  $$ values (4::bigint, '{"page": 2, "identify": 2}'::jsonb, 0::numeric, 'anonymous'::public.lifecycle_stage) $$,
+  'F, which held it, gives up its count and D''s own page view');
+select results_eq($$ select event_count from pg_temp.numbers('E') $$, $$ values (2::bigint) $$,
+  'E, merged before it was written, gives up D''s page view only');
+
+select * from finish();
+rollback;
