@@ -8,10 +8,13 @@
 // Both sides of the ratio send data built before their clock starts: the
 // request bodies, and the rows ingestion stored. This process shares the two
 // cores with the server it measures, so building data while timing would
-// take CPU from the side being measured.
+// take CPU from the side being measured. Each phase prints the CPU a batch
+// cost, by process, and the throughput that cost allows on this machine's
+// cores: throughput here is bound by the sum, not by one process.
 // `npm run bench -- ingest [seconds]` (default 60).
 import postgres from "postgres";
 import { createIngestOrg } from "./fixtures.mjs";
+import { watchCpu } from "./cpu_by_process.mjs";
 import { measureOps, post, ratio, report } from "./load.mjs";
 import { watchServerWork } from "./server_work.mjs";
 
@@ -183,8 +186,10 @@ export async function run(state, args = []) {
     await load(5000, buildBody);
     const sameRows = await storedBatches(sql, orgId);
     let nextRows = 0;
-    const rawInsert = () =>
-      measureOps(async () => {
+    const rawInsert = async () => {
+      const cpu = watchCpu();
+      const first = nextRows;
+      const result = await measureOps(async () => {
         const rows = sameRows[nextRows++ % sameRows.length];
         await sql`insert into public.events ${sql(rows)}`;
       }, {
@@ -192,6 +197,8 @@ export async function run(state, args = []) {
         durationMs: Math.min(seconds, 10) * 1000,
         warmupMs: 2000,
       });
+      return { ...result, cpu: cpu.describe(nextRows - first, BATCH) };
+    };
     const rawBefore = await rawInsert();
     // The ingest phase starts from an empty events table: the rows above
     // would otherwise weigh on the phase being compared with them.
@@ -210,6 +217,7 @@ export async function run(state, args = []) {
       "identities",
       "ingested_messages",
     ]);
+    const cpu = watchCpu();
     const http = await measureOps(() => sendBody(bodies.take()), {
       concurrency: CLIENTS,
       durationMs: seconds * 1000,
@@ -217,6 +225,7 @@ export async function run(state, args = []) {
     });
     // Counted over the warm-up too, as the counters are.
     const meanwhile = await serverWork.describe(bodies.taken() * BATCH);
+    const cpuUse = cpu.describe(bodies.taken(), BATCH);
     if (bodies.exhausted()) {
       console.log(
         "  (the prebuilt bodies ran out; the rest were built while timing)",
@@ -232,17 +241,20 @@ export async function run(state, args = []) {
       events(rawBefore),
       "events/s",
     );
+    console.log(`  ${rawBefore.cpu}`);
     report(
       "multi-row INSERT of the same rows, 10 s after",
       events(rawAfter),
       "events/s",
     );
+    console.log(`  ${rawAfter.cpu}`);
     report(
       "HTTP ingest, batches of 100 (request latency)",
       events(http),
       "events/s",
     );
     console.log(`  ${meanwhile}`);
+    console.log(`  ${cpuUse}`);
     ratio("ingest / mean raw INSERT (target >= 0.3)", http.rps / raw.rps, 0.3);
     console.log(
       `ingest: ${(http.rps * BATCH).toFixed(0)} events/s (target >= 10000: ${

@@ -11,7 +11,13 @@ function available() {
   return readdirSync(BENCH_DIR)
     .filter((f) =>
       f.endsWith(".mjs") &&
-      !["run.mjs", "load.mjs", "fixtures.mjs", "server_work.mjs"].includes(f)
+      ![
+        "run.mjs",
+        "load.mjs",
+        "fixtures.mjs",
+        "server_work.mjs",
+        "cpu_by_process.mjs",
+      ].includes(f)
     )
     .map((f) => f.replace(/\.mjs$/, ""));
 }
