@@ -28,7 +28,8 @@ create function private.subtract_event_counts(p_counts jsonb, p_taken jsonb)
 returns jsonb
 language sql
 immutable
--- No SET search_path: inlined where it is used.
+-- Every name is schema-qualified, so it needs no SET search_path (which would
+-- save and restore the setting on every call).
 as $$
   select coalesce(pg_catalog.jsonb_object_agg(c.key, c.n), '{}')
   from (select e.key, e.value::bigint - coalesce((p_taken ->> e.key)::bigint, 0) as n
