@@ -1,28 +1,44 @@
 -- Undoing a merge gives the merged profile back the events written to the
--- survivor while the merge stood (issue 4: merges are "reversible by an admin
--- RPC").
+-- survivor while the merge stood, and takes the merged profile's traits,
+-- touches and contact fields out of the survivor (issue 4: merges are
+-- "reversible by an admin RPC").
 --
 -- While a merge stands, every message with the merged profile's identifiers
 -- resolves to the survivor, and its event is written there (profile_id is the
 -- profile at write time). Undoing the merge gave back identities, memberships,
--- pointers and the numbers the merged profile brought, but those events stayed
--- with the survivor, and with them their counts, revenue and engagement: a
--- customer merged by mistake into a visitor for a week, then separated, lost
--- that week's orders to the visitor.
+-- pointers and the numbers the merged profile brought, but:
+-- - those events stayed with the survivor, and with them their counts,
+--   revenue and engagement: a customer merged by mistake into a visitor for a
+--   week, then separated, lost that week's orders to the visitor;
+-- - what the merge folded by keeping one side stayed too: the visitor went on
+--   showing the customer's email, name and traits.
 --
--- Now an event of the survivor (or of a later survivor, if the survivor was
--- merged in turn) goes back when the ids every Segment message carries,
+-- EVENTS. An event of the survivor (or of a later survivor, if the survivor
+-- was merged in turn) goes back when the ids every Segment message carries,
 -- anonymousId and userId, name the merged profile alone once its identities
 -- are back. An event with an id of each side (the message that merged them,
 -- say) stays. Before the merge the merged profile's events were written to it,
 -- so only events of the merge's time can match. Their numbers move with them:
 -- out of the profile each was written to and each later survivor (each merge
--- along the chain folded in the whole row), into the merged profile, whose last
--- seen moves up to them.
+-- along the chain folded in the whole row), into the merged profile, with
+-- their traits, touches and last seen.
 --
--- private.subtract_event_counts is the per-type subtraction both steps use.
+-- FIELDS. In the survivor and each later one, a trait key whose timestamp is
+-- the merged profile's (from its row, or from an event that went back) takes
+-- the profile's own latest value from its own identify calls, or goes; email,
+-- phone and name that were the merged profile's follow the traits; a touch
+-- that was the merged profile's is found again among the profile's own
+-- events; last seen becomes its latest event. First seen stands (merges keep
+-- the older profile, and events past retention are gone).
 --
--- supabase/tests/ingestion/unmerge_events.test.sql checks one merge and a chain.
+-- Helpers: private.subtract_event_counts (per-type subtraction, also used by
+-- the NUMBERS step now), private.traits_from_identifies (the traits identify
+-- calls leave, latest per key), private.touch_of and private.trait_stamp (a
+-- touch and a timestamp as the profile fold writes them).
+--
+-- supabase/tests/ingestion/unmerge_events.test.sql checks events and numbers,
+-- for one merge and a chain; unmerge_fields.test.sql checks traits, contact
+-- fields, touches and last seen.
 
 create function private.subtract_event_counts(p_counts jsonb, p_taken jsonb)
 returns jsonb
@@ -39,7 +55,63 @@ $$;
 comment on function private.subtract_event_counts(jsonb, jsonb) is
   'Event counts per message type less other counts; types that reach 0 are left out.';
 
--- unmerge_profiles as in 20261122150000, with the EVENTS step after NUMBERS.
+-- A trait's timestamp and a touch's time as profiles store them.
+create function private.trait_stamp(p_at timestamptz)
+returns text
+language sql
+stable -- to_char is
+as $$
+  select pg_catalog.to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+comment on function private.trait_stamp(timestamptz) is
+  'A time as trait_timestamps and touches store it (ISO 8601, UTC, microseconds): such strings sort in time order.';
+
+-- A touch (first_touch, last_touch) as the profile fold builds it from an event.
+create function private.touch_of(p_channel text, p_source text, p_medium text, p_campaign text,
+                                 p_at timestamptz)
+returns jsonb
+language sql
+stable -- to_char and jsonb_build_object are
+as $$
+  select case when p_channel is not null then pg_catalog.jsonb_build_object(
+    'channel', p_channel, 'source', p_source, 'medium', p_medium, 'campaign', p_campaign,
+    'at', private.trait_stamp(p_at)) end
+$$;
+comment on function private.touch_of(text, text, text, text, timestamptz) is
+  'The touch an event with a channel makes: channel, source, medium, campaign and when.';
+
+-- The traits a set of identify calls leaves, per key the latest call's value
+-- (or its $unset), as the profile fold keeps them: {"traits", "timestamps"}.
+create function private.traits_from_identifies(p_traits jsonb[], p_at timestamptz[])
+returns jsonb
+language sql
+stable -- to_char and jsonb_build_object are
+-- Every name is schema-qualified, so it needs no SET search_path.
+as $$
+  with calls as (
+    select c.traits, c.at from unnest(p_traits, p_at) c (traits, at)
+    where pg_catalog.jsonb_typeof(c.traits) = 'object'
+  ), set_or_unset as (
+    select kv.key, kv.value, c.at from calls c, pg_catalog.jsonb_each(c.traits) kv
+    where kv.key <> '$unset'
+    union all
+    select u.key, null, c.at
+    from calls c, pg_catalog.jsonb_array_elements_text(
+      case when pg_catalog.jsonb_typeof(c.traits -> '$unset') = 'array' then c.traits -> '$unset'
+           else '[]' end) u (key)
+  ), latest as (
+    select distinct on (x.key) x.key, x.value, x.at from set_or_unset x order by x.key, x.at desc
+  )
+  select pg_catalog.jsonb_build_object(
+    'traits', coalesce(pg_catalog.jsonb_object_agg(l.key, l.value) filter (where l.value is not null), '{}'),
+    'timestamps', coalesce(pg_catalog.jsonb_object_agg(l.key, private.trait_stamp(l.at)), '{}'))
+  from latest l
+$$;
+comment on function private.traits_from_identifies(jsonb[], timestamptz[]) is
+  'Traits and their timestamps that identify calls (traits, time) leave: per key, the latest call wins.';
+
+-- unmerge_profiles as in 20261122150000, with the EVENTS step after NUMBERS and
+-- the FIELDS steps after POINTERS.
 create or replace function public.unmerge_profiles(p_org_id uuid, p_merge_id uuid)
 returns public.profile_merges
 language plpgsql
@@ -59,6 +131,10 @@ declare
   v_moved_at timestamptz[];
   v_moved_revenue numeric[];
   v_moved_weight double precision[];
+  v_moved_traits jsonb[]; -- an identify's traits, else null
+  v_moved_touch jsonb[];  -- the touch an event with a channel makes, else null
+  v_moved_channel text[];
+  v_member uuid;
 begin
   perform private.require_permission(p_org_id, 'privacy:manage');
   select * into v_merge from public.profile_merges
@@ -189,11 +265,16 @@ begin
         and coalesce(u.profile_id, v_merge.loser_id) = v_merge.loser_id
     ) s
     where e.org_id = p_org_id and e.timestamp = s.timestamp and e.id = s.id
-    returning s.was, e.type, e.event, e.timestamp, e.revenue
+    returning s.was, e.type, e.event, e.timestamp, e.revenue, e.traits, e.channel, e.utm_source,
+              e.utm_medium, e.utm_campaign
   )
   select array_agg(m.was), array_agg(m.type), array_agg(m.timestamp), array_agg(m.revenue),
-         array_agg(private.engagement_weight(m.type, m.event, m.revenue, o.settings -> 'engagement_weights'))
-    into v_moved_was, v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight
+         array_agg(private.engagement_weight(m.type, m.event, m.revenue, o.settings -> 'engagement_weights')),
+         array_agg(case when m.type = 'identify' then m.traits end),
+         array_agg(private.touch_of(m.channel, m.utm_source, m.utm_medium, m.utm_campaign, m.timestamp)),
+         array_agg(m.channel)
+    into v_moved_was, v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight, v_moved_traits,
+         v_moved_touch, v_moved_channel
   from moved m
   join public.organizations o on o.id = p_org_id;
 
@@ -282,6 +363,121 @@ begin
   update public.profiles p set merged_into = v_merge.loser_id
   from under u
   where p.org_id = p_org_id and p.id = u.loser_id;
+
+  -- THE SURVIVORS' FIELDS that came from the merged profile, in the survivor
+  -- and each later one (each merge folded in the whole row). A merge kept one
+  -- side's traits (per key, the later), touches and contact fields, and the
+  -- merged profile's calls written meanwhile set more. A trait key whose
+  -- timestamp is the merged profile's own, or that of one of the events that
+  -- went back to it, is the merged profile's: it takes the profile's own
+  -- latest value, from the identify calls written to it and to the profiles
+  -- merged into it by merges still standing, or goes. Contact fields that were
+  -- the merged profile's, or that follow a key that went back, follow the
+  -- traits; a touch that was the merged profile's is found again among the
+  -- profile's own events; last seen is its latest event. (First seen stands:
+  -- merges keep the older profile, and events past retention are gone.)
+  foreach v_member in array v_chain loop
+    with recursive tree as (
+      select v_member as id, 1 as depth
+      union all
+      select m.loser_id, t.depth + 1 from tree t
+      join public.profile_merges m
+        on m.org_id = p_org_id and m.winner_id = t.id and m.unmerged_at is null
+       and m.id <> p_merge_id -- the merge being undone, marked so at the end
+      where t.depth < 1000
+    ), own_events as (
+      select e.type, e.timestamp, e.traits, e.channel, e.utm_source, e.utm_medium, e.utm_campaign
+      from public.events e
+      where e.org_id = p_org_id and e.profile_id in (select t.id from tree t)
+    ), own as (
+      select private.traits_from_identifies(array_agg(o.traits) filter (where o.type = 'identify'),
+                                            array_agg(o.timestamp) filter (where o.type = 'identify')) as traits,
+             (array_agg(private.touch_of(o.channel, o.utm_source, o.utm_medium, o.utm_campaign, o.timestamp)
+                order by o.timestamp) filter (where o.channel is not null))[1] as first_touch,
+             (array_agg(private.touch_of(o.channel, o.utm_source, o.utm_medium, o.utm_campaign, o.timestamp)
+                order by o.timestamp desc) filter (where o.channel is not null and o.channel <> 'direct'))[1]
+               as last_touch,
+             max(o.timestamp) as last_seen
+      from own_events o
+    ), moved as (
+      select private.traits_from_identifies(v_moved_traits, v_moved_at) -> 'timestamps' as stamps
+    ), theirs as (
+      -- this profile's trait keys that are the merged profile's
+      select coalesce(array_agg(k.key), '{}') as keys
+      from public.profiles h
+      cross join pg_catalog.jsonb_each_text(h.trait_timestamps) k
+      join public.profiles l on l.org_id = p_org_id and l.id = v_merge.loser_id
+      cross join moved mv
+      where h.org_id = p_org_id and h.id = v_member
+        and (k.value = l.trait_timestamps ->> k.key or k.value = mv.stamps ->> k.key)
+    ), fixed as (
+      select h.id,
+             (h.traits - th.keys) || coalesce((select jsonb_object_agg(x.key, x.value)
+                                               from jsonb_each(ow.traits -> 'traits') x
+                                               where x.key = any (th.keys)), '{}') as traits,
+             (h.trait_timestamps - th.keys) || coalesce((select jsonb_object_agg(x.key, x.value)
+                                                         from jsonb_each(ow.traits -> 'timestamps') x
+                                                         where x.key = any (th.keys)), '{}') as stamps,
+             th.keys,
+             h.first_touch is not distinct from l.first_touch as first_touch_theirs,
+             h.last_touch is not distinct from l.last_touch or h.last_touch = any (v_moved_touch)
+               as last_touch_theirs,
+             ow.first_touch, ow.last_touch, ow.last_seen,
+             l.email is not null and h.email = l.email as email_theirs,
+             l.phone is not null and h.phone = l.phone as phone_theirs,
+             l.name is not null and h.name = l.name as name_theirs
+      from public.profiles h
+      join public.profiles l on l.org_id = p_org_id and l.id = v_merge.loser_id
+      cross join theirs th
+      cross join own ow
+      where h.org_id = p_org_id and h.id = v_member
+    )
+    update public.profiles p set
+      traits = f.traits,
+      trait_timestamps = f.stamps,
+      email = case when f.email_theirs or 'email' = any (f.keys) then f.traits ->> 'email' else p.email end,
+      phone = case when f.phone_theirs or 'phone' = any (f.keys) then f.traits ->> 'phone' else p.phone end,
+      name = case when f.name_theirs or f.keys && '{name, firstName, lastName, first_name, last_name}'
+                  then private.name_from_traits(f.traits) else p.name end,
+      first_touch = case when f.first_touch_theirs then f.first_touch else p.first_touch end,
+      last_touch = case when f.last_touch_theirs then f.last_touch else p.last_touch end,
+      last_seen_at = coalesce(f.last_seen, p.last_seen_at)
+    from fixed f
+    where p.org_id = p_org_id and p.id = f.id;
+  end loop;
+
+  -- THE MERGED PROFILE'S FIELDS: its row is as the merge left it (no batch
+  -- writes to a merged profile); the events that came back add their traits,
+  -- touches and contact fields as the profile fold would have.
+  if v_moved_was is not null then
+    with batch as (
+      select private.traits_from_identifies(v_moved_traits, v_moved_at) as traits,
+             (select m.touch from unnest(v_moved_touch, v_moved_at) m (touch, at)
+              where m.touch is not null order by m.at limit 1) as first_touch,
+             (select m.touch from unnest(v_moved_touch, v_moved_at, v_moved_channel) m (touch, at, channel)
+              where m.touch is not null and m.channel <> 'direct' order by m.at desc limit 1) as last_touch
+    ), merged as (
+      select private.merge_traits(l.traits, l.trait_timestamps, b.traits -> 'traits',
+                                  b.traits -> 'timestamps') as t,
+             b.first_touch, b.last_touch
+      from public.profiles l cross join batch b
+      where l.org_id = p_org_id and l.id = v_merge.loser_id
+    )
+    update public.profiles p set
+      traits = m.t -> 'traits',
+      trait_timestamps = m.t -> 'timestamps',
+      email = coalesce(m.t -> 'traits' ->> 'email', p.email),
+      phone = coalesce(m.t -> 'traits' ->> 'phone', p.phone),
+      name = coalesce(private.name_from_traits(m.t -> 'traits'), p.name),
+      first_touch = case when m.first_touch is not null and (p.first_touch is null
+                      or (m.first_touch ->> 'at') < (p.first_touch ->> 'at')) then m.first_touch
+                      else p.first_touch end,
+      last_touch = case when m.last_touch is not null and (p.last_touch is null
+                      or (m.last_touch ->> 'at') >= (p.last_touch ->> 'at')) then m.last_touch
+                      else p.last_touch end
+    from merged m
+    where p.org_id = p_org_id and p.id = v_merge.loser_id;
+  end if;
 
   update public.profiles p set identified = exists (
     select 1 from public.identities i
