@@ -31,14 +31,18 @@
 -- events; last seen becomes its latest event. First seen stands (merges keep
 -- the older profile, and events past retention are gone).
 --
+-- GROUPS. A group the merged profile joined by a call that went back is its;
+-- a survivor stays a member only if a group call of its own joined it.
+--
 -- Helpers: private.subtract_event_counts (per-type subtraction, also used by
 -- the NUMBERS step now), private.traits_from_identifies (the traits identify
 -- calls leave, latest per key), private.touch_of and private.trait_stamp (a
--- touch and a timestamp as the profile fold writes them).
+-- touch and a timestamp as the profile fold writes them),
+-- private.profile_and_merged (whose events are a profile's own).
 --
--- supabase/tests/ingestion/unmerge_events.test.sql checks events and numbers,
--- for one merge and a chain; unmerge_fields.test.sql checks traits, contact
--- fields, touches and last seen.
+-- supabase/tests/ingestion/unmerge_events.test.sql checks events, numbers and
+-- groups, for one merge and a chain; unmerge_fields.test.sql checks traits,
+-- contact fields, touches and last seen.
 
 create function private.subtract_event_counts(p_counts jsonb, p_taken jsonb)
 returns jsonb
@@ -60,6 +64,7 @@ create function private.trait_stamp(p_at timestamptz)
 returns text
 language sql
 stable -- to_char is
+set search_path = ''
 as $$
   select pg_catalog.to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
@@ -72,6 +77,7 @@ create function private.touch_of(p_channel text, p_source text, p_medium text, p
 returns jsonb
 language sql
 stable -- to_char and jsonb_build_object are
+set search_path = ''
 as $$
   select case when p_channel is not null then pg_catalog.jsonb_build_object(
     'channel', p_channel, 'source', p_source, 'medium', p_medium, 'campaign', p_campaign,
@@ -86,7 +92,7 @@ create function private.traits_from_identifies(p_traits jsonb[], p_at timestampt
 returns jsonb
 language sql
 stable -- to_char and jsonb_build_object are
--- Every name is schema-qualified, so it needs no SET search_path.
+set search_path = ''
 as $$
   with calls as (
     select c.traits, c.at from unnest(p_traits, p_at) c (traits, at)
@@ -110,8 +116,30 @@ $$;
 comment on function private.traits_from_identifies(jsonb[], timestamptz[]) is
   'Traits and their timestamps that identify calls (traits, time) leave: per key, the latest call wins.';
 
--- unmerge_profiles as in 20261122150000, with the EVENTS step after NUMBERS and
--- the FIELDS steps after POINTERS.
+-- A profile and every profile merged into it, directly or through others, by
+-- merges still standing: whose events are the profile's own.
+create function private.profile_and_merged(p_org_id uuid, p_profile_id uuid, p_except_merge uuid)
+returns setof uuid
+language sql
+stable
+set search_path = ''
+as $$
+  with recursive tree as (
+    select p_profile_id as id, 1 as depth
+    union all
+    select m.loser_id, t.depth + 1 from tree t
+    join public.profile_merges m
+      on m.org_id = p_org_id and m.winner_id = t.id and m.unmerged_at is null
+     and m.id is distinct from p_except_merge
+    where t.depth < 1000 -- merges into the older profile make no cycle; this guards anyway
+  )
+  select t.id from tree t
+$$;
+comment on function private.profile_and_merged(uuid, uuid, uuid) is
+  'The profile and those merged into it by standing merges (bar one being undone): whose events are its own.';
+
+-- unmerge_profiles as in 20261122150000, with the EVENTS step after NUMBERS, and
+-- the FIELDS and GROUPS steps after POINTERS.
 create or replace function public.unmerge_profiles(p_org_id uuid, p_merge_id uuid)
 returns public.profile_merges
 language plpgsql
@@ -134,6 +162,7 @@ declare
   v_moved_traits jsonb[]; -- an identify's traits, else null
   v_moved_touch jsonb[];  -- the touch an event with a channel makes, else null
   v_moved_channel text[];
+  v_moved_group text[];
   v_member uuid;
 begin
   perform private.require_permission(p_org_id, 'privacy:manage');
@@ -266,15 +295,15 @@ begin
     ) s
     where e.org_id = p_org_id and e.timestamp = s.timestamp and e.id = s.id
     returning s.was, e.type, e.event, e.timestamp, e.revenue, e.traits, e.channel, e.utm_source,
-              e.utm_medium, e.utm_campaign
+              e.utm_medium, e.utm_campaign, e.group_id
   )
   select array_agg(m.was), array_agg(m.type), array_agg(m.timestamp), array_agg(m.revenue),
          array_agg(private.engagement_weight(m.type, m.event, m.revenue, o.settings -> 'engagement_weights')),
          array_agg(case when m.type = 'identify' then m.traits end),
          array_agg(private.touch_of(m.channel, m.utm_source, m.utm_medium, m.utm_campaign, m.timestamp)),
-         array_agg(m.channel)
+         array_agg(m.channel), array_agg(m.group_id)
     into v_moved_was, v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight, v_moved_traits,
-         v_moved_touch, v_moved_channel
+         v_moved_touch, v_moved_channel, v_moved_group
   from moved m
   join public.organizations o on o.id = p_org_id;
 
@@ -377,18 +406,12 @@ begin
   -- profile's own events; last seen is its latest event. (First seen stands:
   -- merges keep the older profile, and events past retention are gone.)
   foreach v_member in array v_chain loop
-    with recursive tree as (
-      select v_member as id, 1 as depth
-      union all
-      select m.loser_id, t.depth + 1 from tree t
-      join public.profile_merges m
-        on m.org_id = p_org_id and m.winner_id = t.id and m.unmerged_at is null
-       and m.id <> p_merge_id -- the merge being undone, marked so at the end
-      where t.depth < 1000
-    ), own_events as (
+    with own_events as (
+      -- (the merge being undone is marked so only at the end)
       select e.type, e.timestamp, e.traits, e.channel, e.utm_source, e.utm_medium, e.utm_campaign
       from public.events e
-      where e.org_id = p_org_id and e.profile_id in (select t.id from tree t)
+      where e.org_id = p_org_id
+        and e.profile_id in (select private.profile_and_merged(p_org_id, v_member, p_merge_id))
     ), own as (
       select private.traits_from_identifies(array_agg(o.traits) filter (where o.type = 'identify'),
                                             array_agg(o.timestamp) filter (where o.type = 'identify')) as traits,
@@ -477,6 +500,35 @@ begin
                       else p.last_touch end
     from merged m
     where p.org_id = p_org_id and p.id = v_merge.loser_id;
+  end if;
+
+  -- GROUPS the merged profile joined by calls written to a survivor while the
+  -- merge stood (those calls came back above) are its: it becomes a member,
+  -- and a survivor stays one only if a group call of its own joined it.
+  -- Memberships are written in key order, as ingestion writes them.
+  if 'group' = any (v_moved_type) then
+    with calls as (
+      select btrim(x.group_id) as group_id, min(x.at) as first_at, max(x.at) as last_at
+      from unnest(v_moved_type, v_moved_group, v_moved_at) x (type, group_id, at)
+      where x.type = 'group' and btrim(coalesce(x.group_id, '')) <> ''
+      group by 1
+    ), joined as (
+      insert into public.group_memberships as gm (org_id, group_id, profile_id, first_seen_at, last_seen_at)
+      select p_org_id, c.group_id, v_merge.loser_id, c.first_at, c.last_at
+      from calls c
+      order by c.group_id
+      on conflict (org_id, group_id, profile_id) do update set
+        first_seen_at = least(gm.first_seen_at, excluded.first_seen_at),
+        last_seen_at = greatest(gm.last_seen_at, excluded.last_seen_at)
+    )
+    delete from public.group_memberships h
+    using calls c
+    where h.org_id = p_org_id and h.profile_id = any (v_chain) and h.group_id = c.group_id
+      and not exists (
+        select 1 from public.events e
+        where e.org_id = p_org_id
+          and e.profile_id in (select private.profile_and_merged(p_org_id, h.profile_id, p_merge_id))
+          and e.type = 'group' and btrim(e.group_id) = h.group_id);
   end if;
 
   update public.profiles p set identified = exists (

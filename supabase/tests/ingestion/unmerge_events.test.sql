@@ -9,8 +9,12 @@
 --
 -- A chain: D merges into E, then E into the older F; D's later event is written
 -- to F. Undoing D's merge takes it from F (not from E, which never had it).
+--
+-- Groups: H merges into the older G; while merged, H's group calls join G to
+-- H's account and to an account G had joined itself. Undone, H is a member of
+-- both, and G only of the one it joined.
 begin;
-select plan(12);
+select plan(15);
 
 insert into public.organizations (id, name, slug) values ('19191919-0000-4000-8000-000000000001', 'Moved', 'moved');
 insert into public.sources (org_id, id, name) values
@@ -115,6 +119,29 @@ select results_eq($$ select * from pg_temp.numbers('F') $$,
   'F, which held it, gives up its count and D''s own page view');
 select results_eq($$ select event_count from pg_temp.numbers('E') $$, $$ values (2::bigint) $$,
   'E, merged before it was written, gives up D''s page view only');
+
+-- GROUPS: G, then H; H merges into G.
+select pg_temp.ingest('group', 'g1', 200, 'g-1', null, '{"group_id": "shared"}');
+select pg_temp.ingest('page', 'h1', 210, null, 'h-user');
+select pg_temp.remember('G', 'g-1');
+select pg_temp.remember('H', 'h-user');
+select pg_temp.ingest('identify', 'gh', 220, 'g-1', 'h-user');
+select pg_temp.ingest('group', 'h2', 230, null, 'h-user', '{"group_id": "h-account"}');
+select pg_temp.ingest('group', 'h3', 240, null, 'h-user', '{"group_id": "shared"}');
+create function pg_temp.groups_of(p_letter text) returns setof text language sql as $$
+  select m.group_id from public.group_memberships m join who on who.id = m.profile_id
+  where who.letter = p_letter order by m.group_id
+$$;
+
+select results_eq($$ select pg_temp.groups_of('G') $$, $$ values ('h-account'), ('shared') $$,
+  'while merged, H''s group calls make G a member');
+
+select pg_temp.unmerge('H');
+
+select results_eq($$ select pg_temp.groups_of('H') $$, $$ values ('h-account'), ('shared') $$,
+  'undone, H is a member of the groups its calls joined');
+select results_eq($$ select pg_temp.groups_of('G') $$, $$ values ('shared') $$,
+  'G stays a member only of the group it joined itself');
 
 select * from finish();
 rollback;
