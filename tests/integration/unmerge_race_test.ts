@@ -1,7 +1,8 @@
 // Undoing a merge while something else moves what it must restore: a batch,
 // not yet committed, that merges the profile holding it, or another admin
 // undoing a later merge of the same chain. The unmerge waits for them, then
-// takes its identities back from wherever they are.
+// takes its identities back from wherever they are, and the events of the
+// merged profile that a batch in flight wrote to the holder.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import {
@@ -152,6 +153,46 @@ Deno.test("two unmerges on one chain, racing, each restore their profile", async
   } finally {
     if (open) await first`rollback`;
     first.release();
+    await sql.end();
+  }
+});
+
+Deno.test("an event of the merged profile in flight when the unmerge starts goes back to it", async () => {
+  const sql = adminSql();
+  try {
+    const { target, at, a, mergeOf, admin } = await chain(
+      sql,
+      "unmerge-late-event",
+    );
+    // A batch writes an event of A's (its anonymous id alone) to C, which
+    // holds A's identity now, and stays open.
+    const batch = await openBatch(sql, target, [{
+      message_id: "a-late",
+      type: "track",
+      event: "Late",
+      timestamp: at(100),
+      received_at: at(100),
+      anonymous_id: "a-1",
+      identifiers: [{ type: "anonymous_id", value: "a-1" }],
+    }]);
+    try {
+      const unmerge = await blockedUnmerge(sql, admin, target, mergeOf(a));
+      await batch.commit();
+      assert.equal((await unmerge.reply).error, null);
+    } finally {
+      await batch.close();
+    }
+    const [late] = await sql`
+      select profile_id from public.events
+      where org_id = ${target.orgId} and message_id = 'a-late'`;
+    assert.equal(late.profile_id, a, "the late event is A's");
+    const [counts] = await sql`
+      select p.event_count::int as profile,
+             (select count(*)::int from public.events e
+              where e.org_id = p.org_id and e.profile_id = p.id) as events
+      from public.profiles p where p.org_id = ${target.orgId} and p.id = ${a}`;
+    assert.deepEqual({ ...counts }, { profile: 2, events: 2 });
+  } finally {
     await sql.end();
   }
 });
