@@ -167,6 +167,49 @@ as $$
     'identifiers', p_ids) || p_extra
 $$;
 
+-- An organization to ingest into: the organization (named by its slug), a
+-- source 'Web', and an admin user of the given name.
+create or replace function tests.create_ingest_org(p_org_id uuid, p_source_id uuid, p_slug text,
+                                                   p_admin text)
+returns void
+language sql
+as $$
+  insert into public.organizations (id, name, slug) values (p_org_id, initcap(p_slug), p_slug);
+  insert into public.sources (org_id, id, name) values (p_org_id, p_source_id, 'Web');
+  select tests.create_supabase_user(p_admin);
+  insert into public.organization_members (org_id, user_id, role)
+  values (p_org_id, tests.get_supabase_uid(p_admin), 'admin');
+$$;
+
+-- One message with an anonymous and a user id (either may be null) as the
+-- edge function sends them, into one batch of private.ingest_batch: as the
+-- message's identifiers, and as its event's anonymous_id and user_id.
+create or replace function tests.ingest_with_ids(p_org_id uuid, p_source_id uuid, p_type text, p_id text,
+                                                 p_sec int, p_anon text, p_user text,
+                                                 p_extra jsonb default '{}')
+returns jsonb
+language sql
+as $$
+  select private.ingest_batch(p_org_id, p_source_id,
+    jsonb_build_array(tests.ingest_message(p_type, p_id, p_sec,
+      coalesce(jsonb_agg(jsonb_build_object('type', i.type, 'value', i.value)), '[]'),
+      jsonb_strip_nulls(jsonb_build_object('anonymous_id', p_anon, 'user_id', p_user)) || p_extra)))
+  from (values ('anonymous_id', p_anon), ('user_id', p_user)) i (type, value)
+  where i.value is not null
+$$;
+
+-- Undoes, as the named admin, the standing merge of the profile p_loser_id.
+create or replace function tests.unmerge_loser(p_org_id uuid, p_loser_id uuid, p_admin text)
+returns void
+language sql
+as $$
+  select tests.authenticate_as(p_admin);
+  select public.unmerge_profiles(p_org_id, m.id)
+  from public.profile_merges m
+  where m.org_id = p_org_id and m.unmerged_at is null and m.loser_id = p_loser_id;
+  reset role;
+$$;
+
 -- The plan EXPLAIN gives for a query, as one text; p_options as EXPLAIN takes
 -- them, e.g. 'verbose, costs off'.
 create or replace function tests.plan_of(p_query text, p_options text default 'costs off')

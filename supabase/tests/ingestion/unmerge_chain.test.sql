@@ -5,12 +5,8 @@
 begin;
 select plan(30);
 
-insert into public.organizations (id, name, slug) values ('15151515-0000-4000-8000-000000000001', 'Chains', 'chains');
-insert into public.sources (org_id, id, name) values
-  ('15151515-0000-4000-8000-000000000001', '15151515-0000-4000-8000-0000000000a1', 'Web');
-select tests.create_supabase_user('chain_admin');
-insert into public.organization_members (org_id, user_id, role)
-values ('15151515-0000-4000-8000-000000000001', tests.get_supabase_uid('chain_admin'), 'admin');
+select tests.create_ingest_org('15151515-0000-4000-8000-000000000001', '15151515-0000-4000-8000-0000000000a1',
+                               'chains', 'chain_admin');
 
 create function pg_temp.ingest(p_type text, p_id text, p_sec int, p_ids jsonb, p_extra jsonb default '{}')
 returns jsonb language sql as $$

@@ -16,24 +16,14 @@
 begin;
 select plan(15);
 
-insert into public.organizations (id, name, slug) values ('19191919-0000-4000-8000-000000000001', 'Moved', 'moved');
-insert into public.sources (org_id, id, name) values
-  ('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-0000000000a1', 'Web');
-select tests.create_supabase_user('moved_admin');
-insert into public.organization_members (org_id, user_id, role)
-values ('19191919-0000-4000-8000-000000000001', tests.get_supabase_uid('moved_admin'), 'admin');
+select tests.create_ingest_org('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-0000000000a1',
+                               'moved', 'moved_admin');
 
--- A message with its ids as the edge function sends them: as identifiers, and
--- as the anonymous and user id columns of the event.
 create function pg_temp.ingest(p_type text, p_id text, p_sec int, p_anon text, p_user text,
                                p_extra jsonb default '{}')
 returns jsonb language sql as $$
-  select private.ingest_batch('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-0000000000a1',
-    jsonb_build_array(tests.ingest_message(p_type, p_id, p_sec,
-      coalesce(jsonb_agg(jsonb_build_object('type', i.type, 'value', i.value)), '[]'),
-      jsonb_strip_nulls(jsonb_build_object('anonymous_id', p_anon, 'user_id', p_user)) || p_extra)))
-  from (values ('anonymous_id', p_anon), ('user_id', p_user)) i (type, value)
-  where i.value is not null
+  select tests.ingest_with_ids('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-0000000000a1',
+                               p_type, p_id, p_sec, p_anon, p_user, p_extra)
 $$;
 create temp table who (letter text primary key, id uuid not null);
 create function pg_temp.remember(p_letter text, p_value text) returns void language sql as $$
@@ -54,12 +44,8 @@ create function pg_temp.engagement(p_letter text) returns double precision langu
   select p.engagement_raw from public.profiles p join who on who.id = p.id where who.letter = p_letter
 $$;
 create function pg_temp.unmerge(p_loser text) returns void language sql as $$
-  select tests.authenticate_as('moved_admin');
-  select public.unmerge_profiles('19191919-0000-4000-8000-000000000001', m.id)
-  from public.profile_merges m
-  where m.org_id = '19191919-0000-4000-8000-000000000001' and m.unmerged_at is null
-    and m.loser_id = (select id from who where letter = p_loser);
-  reset role;
+  select tests.unmerge_loser('19191919-0000-4000-8000-000000000001', (select id from who where letter = p_loser),
+                             'moved_admin')
 $$;
 
 -- ONE MERGE

@@ -5,12 +5,8 @@
 begin;
 select plan(8);
 
-insert into public.organizations (id, name, slug) values ('18181818-0000-4000-8000-000000000001', 'Numbers', 'numbers');
-insert into public.sources (org_id, id, name) values
-  ('18181818-0000-4000-8000-000000000001', '18181818-0000-4000-8000-0000000000a1', 'Web');
-select tests.create_supabase_user('numbers_admin');
-insert into public.organization_members (org_id, user_id, role)
-values ('18181818-0000-4000-8000-000000000001', tests.get_supabase_uid('numbers_admin'), 'admin');
+select tests.create_ingest_org('18181818-0000-4000-8000-000000000001', '18181818-0000-4000-8000-0000000000a1',
+                               'numbers', 'numbers_admin');
 
 create function pg_temp.ingest(p_type text, p_id text, p_sec int, p_ids jsonb, p_extra jsonb default '{}')
 returns jsonb language sql as $$
