@@ -2,11 +2,11 @@
 -- and last seen out of the survivor, and gives the merged profile those its
 -- calls set while the merge stood.
 --
--- One merge: visitor V (plan free, name Vee; an organic search visit) and
--- customer C (plan trial, an email, name Cee; a paid search visit) merge into
--- V. While merged, C moves to plan pro and comes back from an email. Undone, V
--- is a visitor with its own traits and touch again, and C has pro, its email,
--- name and last visit.
+-- One merge: visitor V (plan free, name Vee, company unset; an organic search
+-- visit) and customer C (plan trial, an email, name Cee, a company; a paid
+-- search visit) merge into V. While merged, C moves to plan pro and comes back
+-- from an email. Undone, V is a visitor with its own traits (its company unset
+-- again) and touch, and C has pro, its email, name, company and last visit.
 --
 -- A chain: D (with an email) merges into E, E into the older F. Undoing D's
 -- merge takes D's email out of F and of E.
@@ -40,10 +40,11 @@ create function pg_temp.at(p_sec int) returns text language sql as $$
 $$;
 
 -- ONE MERGE
-select pg_temp.ingest('identify', 'v0', 0, 'v-1', null, '{"traits": {"plan": "free", "name": "Vee"}}');
+select pg_temp.ingest('identify', 'v0', 0, 'v-1', null,
+                      '{"traits": {"plan": "free", "name": "Vee", "$unset": ["company"]}}');
 select pg_temp.ingest('page', 'v1', 5, 'v-1', null, '{"channel": "organic_search", "utm_source": "google"}');
 select pg_temp.ingest('identify', 'c0', 10, null, 'cust',
-                      '{"traits": {"plan": "trial", "email": "cee@c.example", "name": "Cee"}}');
+                      '{"traits": {"plan": "trial", "email": "cee@c.example", "name": "Cee", "company": "C Inc"}}');
 select pg_temp.ingest('page', 'c1', 12, null, 'cust', '{"channel": "paid_search", "utm_source": "google"}');
 select pg_temp.remember('V', 'v-1');
 select pg_temp.remember('C', 'cust');
@@ -52,17 +53,18 @@ select pg_temp.ingest('identify', 'c2', 30, null, 'cust', '{"traits": {"plan": "
 select pg_temp.ingest('page', 'c3', 35, null, 'cust', '{"channel": "email", "utm_source": "newsletter"}');
 
 select is((select (p.traits, p.email, p.name, p.last_touch ->> 'channel') from pg_temp.profile('V') p),
-  ('{"plan": "pro", "name": "Cee", "email": "cee@c.example"}'::jsonb, 'cee@c.example'::text, 'Cee'::text,
+  ('{"plan": "pro", "name": "Cee", "email": "cee@c.example", "company": "C Inc"}'::jsonb, 'cee@c.example'::text,
+   'Cee'::text,
    'email'::text),
   'while merged, V shows C''s traits, contact fields and last visit');
 
 select pg_temp.unmerge('C');
 
 select is((select p.traits from pg_temp.profile('V') p), '{"plan": "free", "name": "Vee"}'::jsonb,
-  'undone, V has its own traits again');
+  'undone, V has its own traits again, and none it had unset');
 select is((select p.trait_timestamps from pg_temp.profile('V') p),
-  jsonb_build_object('plan', pg_temp.at(0), 'name', pg_temp.at(0)),
-  'with its own timestamps, and no trace of C''s email');
+  jsonb_build_object('plan', pg_temp.at(0), 'name', pg_temp.at(0), 'company', pg_temp.at(0)),
+  'with its own timestamps (its unset company too), and no trace of C''s email');
 select is((select (p.email, p.name) from pg_temp.profile('V') p), (null::text, 'Vee'::text),
   'V has no email, and its own name');
 select is((select (p.last_touch ->> 'channel', p.first_touch ->> 'channel') from pg_temp.profile('V') p),
@@ -70,7 +72,7 @@ select is((select (p.last_touch ->> 'channel', p.first_touch ->> 'channel') from
 select is((select p.last_seen_at from pg_temp.profile('V') p), timestamptz '2026-11-20 10:00:20+00',
   'V was last seen at the merge message, its own latest event');
 select is((select p.traits from pg_temp.profile('C') p),
-  '{"plan": "pro", "name": "Cee", "email": "cee@c.example"}'::jsonb,
+  '{"plan": "pro", "name": "Cee", "email": "cee@c.example", "company": "C Inc"}'::jsonb,
   'C has its traits, with the plan it moved to while merged');
 select is((select (p.email, p.name) from pg_temp.profile('C') p), ('cee@c.example'::text, 'Cee'::text),
   'C has its email and name');
