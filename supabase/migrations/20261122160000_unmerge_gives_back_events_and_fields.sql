@@ -163,6 +163,7 @@ declare
   v_moved_touch jsonb[];  -- the touch an event with a channel makes, else null
   v_moved_channel text[];
   v_moved_group text[];
+  v_moved_left jsonb;     -- the traits the moved identify calls leave
   v_member uuid;
 begin
   perform private.require_permission(p_org_id, 'privacy:manage');
@@ -307,6 +308,8 @@ begin
   from moved m
   join public.organizations o on o.id = p_org_id;
 
+  v_moved_left := private.traits_from_identifies(v_moved_traits, v_moved_at);
+
   if v_moved_was is not null then
     -- Out of the profile each was written to and every later one in the chain
     -- (locked above), engagement decayed to each profile's own time.
@@ -336,45 +339,6 @@ begin
       engagement_score = private.engagement_score(greatest(p.engagement_raw - t.raw, 0))
     from taken t
     where p.org_id = p_org_id and p.id = t.id;
-
-    -- Into the merged profile, as the profile fold adds a batch: engagement
-    -- decayed to the later of its time and the latest event's.
-    with m as (
-      select * from unnest(v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight)
-                      x (type, at, revenue, weight)
-    ), added as (
-      select count(*) as n,
-             count(*) filter (where m.type = 'track') as n_track,
-             count(*) filter (where m.type = 'page') as n_page,
-             count(*) filter (where m.type = 'screen') as n_screen,
-             count(*) filter (where m.type = 'identify') as n_identify,
-             count(*) filter (where m.type = 'group') as n_group,
-             count(*) filter (where m.type = 'alias') as n_alias,
-             coalesce(sum(m.revenue) filter (where m.revenue > 0), 0) as revenue,
-             min(m.at) as first_at, max(m.at) as last_at
-      from m
-    ), raw as (
-      select sum(private.decayed_engagement(m.weight, m.at, a.last_at)) as raw
-      from m cross join added a
-    ), next as (
-      select a.*, r.raw, greatest(p.engagement_at, a.last_at) as at,
-             private.decayed_engagement(p.engagement_raw, p.engagement_at, greatest(p.engagement_at, a.last_at))
-               + private.decayed_engagement(r.raw, a.last_at, greatest(p.engagement_at, a.last_at)) as new_raw
-      from added a cross join raw r
-      join public.profiles p on p.org_id = p_org_id and p.id = v_merge.loser_id
-    )
-    update public.profiles p set
-      event_count = p.event_count + n.n,
-      event_counts = private.add_event_counts(p.event_counts, n.n_track, n.n_page, n.n_screen,
-                                              n.n_identify, n.n_group, n.n_alias),
-      revenue = p.revenue + n.revenue,
-      engagement_raw = n.new_raw,
-      engagement_at = n.at,
-      engagement_score = private.engagement_score(n.new_raw),
-      first_seen_at = least(p.first_seen_at, n.first_at),
-      last_seen_at = greatest(p.last_seen_at, n.last_at)
-    from next n
-    where p.org_id = p_org_id and p.id = v_merge.loser_id;
   end if;
 
   -- POINTERS: the merged profile stands alone again, and the profiles merged
@@ -422,17 +386,15 @@ begin
                as last_touch,
              max(o.timestamp) as last_seen
       from own_events o
-    ), moved as (
-      select private.traits_from_identifies(v_moved_traits, v_moved_at) -> 'timestamps' as stamps
     ), theirs as (
       -- this profile's trait keys that are the merged profile's
       select coalesce(array_agg(k.key), '{}') as keys
       from public.profiles h
       cross join pg_catalog.jsonb_each_text(h.trait_timestamps) k
       join public.profiles l on l.org_id = p_org_id and l.id = v_merge.loser_id
-      cross join moved mv
       where h.org_id = p_org_id and h.id = v_member
-        and (k.value = l.trait_timestamps ->> k.key or k.value = mv.stamps ->> k.key)
+        and (k.value = l.trait_timestamps ->> k.key
+             or k.value = v_moved_left -> 'timestamps' ->> k.key)
     ), fixed as (
       select h.id,
              (h.traits - th.keys) || coalesce((select jsonb_object_agg(x.key, x.value)
@@ -469,36 +431,60 @@ begin
     where p.org_id = p_org_id and p.id = f.id;
   end loop;
 
-  -- THE MERGED PROFILE'S FIELDS: its row is as the merge left it (no batch
-  -- writes to a merged profile); the events that came back add their traits,
-  -- touches and contact fields as the profile fold would have.
+  -- THE MERGED PROFILE: its row is as the merge left it (no batch writes to a
+  -- merged profile). The events that came back add to it as the profile fold
+  -- adds a batch: counts, revenue, engagement (decayed to the later of its time
+  -- and the latest event's), traits, touches, contact fields and seen times.
   if v_moved_was is not null then
-    with batch as (
-      select private.traits_from_identifies(v_moved_traits, v_moved_at) as traits,
-             (select m.touch from unnest(v_moved_touch, v_moved_at) m (touch, at)
-              where m.touch is not null order by m.at limit 1) as first_touch,
-             (select m.touch from unnest(v_moved_touch, v_moved_at, v_moved_channel) m (touch, at, channel)
-              where m.touch is not null and m.channel <> 'direct' order by m.at desc limit 1) as last_touch
-    ), merged as (
-      select private.merge_traits(l.traits, l.trait_timestamps, b.traits -> 'traits',
-                                  b.traits -> 'timestamps') as t,
-             b.first_touch, b.last_touch
-      from public.profiles l cross join batch b
-      where l.org_id = p_org_id and l.id = v_merge.loser_id
+    with m as (
+      select * from unnest(v_moved_type, v_moved_at, v_moved_revenue, v_moved_weight, v_moved_touch,
+                           v_moved_channel) x (type, at, revenue, weight, touch, channel)
+    ), added as (
+      select count(*) as n,
+             count(*) filter (where m.type = 'track') as n_track,
+             count(*) filter (where m.type = 'page') as n_page,
+             count(*) filter (where m.type = 'screen') as n_screen,
+             count(*) filter (where m.type = 'identify') as n_identify,
+             count(*) filter (where m.type = 'group') as n_group,
+             count(*) filter (where m.type = 'alias') as n_alias,
+             coalesce(sum(m.revenue) filter (where m.revenue > 0), 0) as revenue,
+             min(m.at) as first_at, max(m.at) as last_at,
+             (array_agg(m.touch order by m.at) filter (where m.touch is not null))[1] as first_touch,
+             (array_agg(m.touch order by m.at desc)
+                filter (where m.touch is not null and m.channel <> 'direct'))[1] as last_touch
+      from m
+    ), next as (
+      select a.*, greatest(l.engagement_at, a.last_at) as at,
+             private.decayed_engagement(l.engagement_raw, l.engagement_at, greatest(l.engagement_at, a.last_at))
+               + (select sum(private.decayed_engagement(m.weight, m.at, greatest(l.engagement_at, a.last_at)))
+                  from m) as new_raw,
+             private.merge_traits(l.traits, l.trait_timestamps, v_moved_left -> 'traits',
+                                  v_moved_left -> 'timestamps') as t
+      from added a
+      join public.profiles l on l.org_id = p_org_id and l.id = v_merge.loser_id
     )
     update public.profiles p set
-      traits = m.t -> 'traits',
-      trait_timestamps = m.t -> 'timestamps',
-      email = coalesce(m.t -> 'traits' ->> 'email', p.email),
-      phone = coalesce(m.t -> 'traits' ->> 'phone', p.phone),
-      name = coalesce(private.name_from_traits(m.t -> 'traits'), p.name),
-      first_touch = case when m.first_touch is not null and (p.first_touch is null
-                      or (m.first_touch ->> 'at') < (p.first_touch ->> 'at')) then m.first_touch
+      event_count = p.event_count + n.n,
+      event_counts = private.add_event_counts(p.event_counts, n.n_track, n.n_page, n.n_screen,
+                                              n.n_identify, n.n_group, n.n_alias),
+      revenue = p.revenue + n.revenue,
+      engagement_raw = n.new_raw,
+      engagement_at = n.at,
+      engagement_score = private.engagement_score(n.new_raw),
+      first_seen_at = least(p.first_seen_at, n.first_at),
+      last_seen_at = greatest(p.last_seen_at, n.last_at),
+      traits = n.t -> 'traits',
+      trait_timestamps = n.t -> 'timestamps',
+      email = coalesce(n.t -> 'traits' ->> 'email', p.email),
+      phone = coalesce(n.t -> 'traits' ->> 'phone', p.phone),
+      name = coalesce(private.name_from_traits(n.t -> 'traits'), p.name),
+      first_touch = case when n.first_touch is not null and (p.first_touch is null
+                      or (n.first_touch ->> 'at') < (p.first_touch ->> 'at')) then n.first_touch
                       else p.first_touch end,
-      last_touch = case when m.last_touch is not null and (p.last_touch is null
-                      or (m.last_touch ->> 'at') >= (p.last_touch ->> 'at')) then m.last_touch
+      last_touch = case when n.last_touch is not null and (p.last_touch is null
+                      or (n.last_touch ->> 'at') >= (p.last_touch ->> 'at')) then n.last_touch
                       else p.last_touch end
-    from merged m
+    from next n
     where p.org_id = p_org_id and p.id = v_merge.loser_id;
   end if;
 
