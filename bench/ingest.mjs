@@ -3,7 +3,8 @@
 //   1. batches of 100 realistic events through /functions/v1/ingest/v1/batch,
 //      sustained; next to multi-row INSERTs of the same rows into the same
 //      events table from this client, 10 s before and 10 s after (the
-//      baseline);
+//      baseline); then the same with the visitor draw of earlier versions of
+//      this bench (1b, see VISIT_EVENTS), for comparison;
 //   2. single-message track at a steady 200 requests/s: latency.
 // Both sides of the ratio send data built before their clock starts: the
 // request bodies, and the rows ingestion stored. This process shares the two
@@ -43,14 +44,50 @@ const EVENTS = [
   "Order Completed",
 ];
 
+// Anonymous traffic comes in visits: a visitor sends several events (pages,
+// products viewed) before leaving, so most anonymous events come from a
+// visitor already known. VISIT_EVENTS is the mean anonymous events per visitor:
+// about three pages a session, each with a track call or two, is a modest
+// site. The draw of earlier versions ("strangers") picks each event's visitor
+// at random from 200,000; the bench starts from an empty database, so about
+// half of its anonymous events meet a visitor never seen, and most visitors
+// are gone before they could identify. Neither draw is the cheap one: visits
+// create fewer profiles but update more (scattered over the table and its
+// indexes, where new ones append) and merge more, and on this machine the
+// two have cost Postgres about as much CPU a batch. Both are printed.
+const VISIT_EVENTS = 5;
+// Visitors still browsing: a returning event picks one of the last this many
+// to arrive, so the batches in flight at once rarely name the same visitor.
+const BROWSING = 20_000;
+
 /**
  * A stream of realistic messages: 60% come from anonymous visitors, a third of
  * whom identify later (linking their device to a user, merging when that user
  * already has a profile from another device); 40% from signed-in users.
+ * `visitors`: "visits" (default; a new visitor every VISIT_EVENTS anonymous
+ * events on average) or "strangers" (the earlier draw above).
  */
-export function makeWorkload(seed) {
+export function makeWorkload(seed, { visitors = "visits" } = {}) {
+  if (!["visits", "strangers"].includes(visitors)) {
+    throw new Error(`visitors: "visits" or "strangers", not ${visitors}`);
+  }
   let n = 0;
+  let arrived = 0;
   const pick = (list) => list[Math.floor(Math.random() * list.length)];
+  // The visitor of an anonymous event, and whether it arrived just now.
+  const visitor = () => {
+    if (visitors === "strangers") {
+      return { k: Math.floor(Math.random() * VISITORS), first: false };
+    }
+    if (arrived === 0 || Math.random() < 1 / VISIT_EVENTS) {
+      return { k: arrived++, first: true };
+    }
+    const from = Math.max(0, arrived - BROWSING);
+    return {
+      k: from + Math.floor(Math.random() * (arrived - from)),
+      first: false,
+    };
+  };
   const context = (i) => ({
     userAgent: USER_AGENTS[i % USER_AGENTS.length],
     page: {
@@ -60,9 +97,11 @@ export function makeWorkload(seed) {
     library: { name: "bench", version: "1" },
     ip: `198.51.100.${i % 250}`,
   });
+  // A visitor who identifies does so on a later event of the visit: chance
+  // per event, so that most of them (1 - (1 - p)^4) have by their fifth.
+  const identifyChance = visitors === "strangers" ? 0.15 : 0.3;
   return () => {
     n++;
-    const visitor = `${seed}-v${Math.floor(Math.random() * VISITORS)}`;
     const user = `${seed}-u${Math.floor(Math.random() * USERS)}`;
     const roll = Math.random();
     const base = {
@@ -72,26 +111,28 @@ export function makeWorkload(seed) {
     };
     if (roll < 0.6) {
       // Anonymous visitor; a third of visitors identify at some point.
-      const identifies = Number(visitor.split("-v")[1]) % 3 === 0 &&
-        Math.random() < 0.15;
+      const { k, first } = visitor();
+      const anonymousId = `${seed}-v${k}`;
+      const identifies = k % 3 === 0 && !first &&
+        Math.random() < identifyChance;
       if (identifies) {
         return {
           ...base,
           type: "identify",
-          anonymousId: visitor,
-          userId: `${seed}-u${Number(visitor.split("-v")[1]) % USERS}`,
+          anonymousId,
+          userId: `${seed}-u${k % USERS}`,
           traits: {
-            email: `${visitor}@example.com`,
+            email: `${anonymousId}@example.com`,
             plan: pick(["free", "pro"]),
           },
         };
       }
       return Math.random() < 0.7
-        ? { ...base, type: "page", anonymousId: visitor, name: "Page" }
+        ? { ...base, type: "page", anonymousId, name: "Page" }
         : {
           ...base,
           type: "track",
-          anonymousId: visitor,
+          anonymousId,
           event: pick(EVENTS),
           properties: { sku: n % 100 },
         };
@@ -157,7 +198,6 @@ export async function run(state, args = []) {
     console.log(
       `1. batches of ${BATCH} events, ${CLIENTS} clients, ${seconds} s (after 5 s of load, ANALYZE and 2 s of warm-up)`,
     );
-    const next = makeWorkload("h");
     const sendBody = async (body) => {
       const res = await post(`${url}/batch`, headers, body);
       const answer = JSON.parse(res.text);
@@ -173,8 +213,40 @@ export async function run(state, args = []) {
         durationMs,
         warmupMs: 0,
       });
-    const buildBody = () =>
+    const bodyBuilder = (next) => () =>
       JSON.stringify({ batch: Array.from({ length: BATCH }, next) });
+
+    // One ingest phase of a workload, from an empty events table: rows stored
+    // before would otherwise weigh on the phase being compared with the
+    // baseline. Steady state, as a database in service has it: some history,
+    // and statistics that describe it (a fresh database plans its first minute
+    // for empty tables, until autovacuum's first ANALYZE).
+    const ingestPhase = async (buildBody) => {
+      await sql`truncate public.events`;
+      await load(5000, buildBody);
+      await sql`analyze public.profiles, public.identities, public.events,
+                        private.ingested_messages`;
+      const bodies = prebuiltBodies(buildBody, seconds + 2);
+      const serverWork = await watchServerWork(sql, [
+        "events",
+        "profiles",
+        "identities",
+        "ingested_messages",
+      ]);
+      const cpu = watchCpu();
+      const http = await measureOps(() => sendBody(bodies.take()), {
+        concurrency: CLIENTS,
+        durationMs: seconds * 1000,
+        warmupMs: 2000,
+      });
+      return {
+        http,
+        // Counted over the warm-up too, as the counters are.
+        meanwhile: await serverWork.describe(bodies.taken() * BATCH),
+        cpu: cpu.describe(bodies.taken(), BATCH),
+        exhausted: bodies.exhausted(),
+      };
+    };
 
     // THE BASELINE inserts what ingestion stores: every column it fills,
     // profile ids among them, taken from the rows a first 5 s of load stored.
@@ -183,7 +255,8 @@ export async function run(state, args = []) {
     // minutes, and inserts slow as the table grows, so a baseline taken only
     // after the ingest phase (on the table it has just grown) or only before
     // (on an empty one) would tilt the ratio either way.
-    await load(5000, buildBody);
+    const visits = bodyBuilder(makeWorkload("h"));
+    await load(5000, visits);
     const sameRows = await storedBatches(sql, orgId);
     let nextRows = 0;
     const rawInsert = async () => {
@@ -200,39 +273,13 @@ export async function run(state, args = []) {
       return { ...result, cpu: cpu.describe(nextRows - first, BATCH) };
     };
     const rawBefore = await rawInsert();
-    // The ingest phase starts from an empty events table: the rows above
-    // would otherwise weigh on the phase being compared with them.
-    await sql`truncate public.events`;
-
-    // Steady state, as a database in service has it: some history, and
-    // statistics that describe it (a fresh database plans its first minute
-    // for empty tables, until autovacuum's first ANALYZE).
-    await load(5000, buildBody);
-    await sql`analyze public.profiles, public.identities, public.events,
-                      private.ingested_messages`;
-    const bodies = prebuiltBodies(buildBody, seconds + 2);
-    const serverWork = await watchServerWork(sql, [
-      "events",
-      "profiles",
-      "identities",
-      "ingested_messages",
-    ]);
-    const cpu = watchCpu();
-    const http = await measureOps(() => sendBody(bodies.take()), {
-      concurrency: CLIENTS,
-      durationMs: seconds * 1000,
-      warmupMs: 2000,
-    });
-    // Counted over the warm-up too, as the counters are.
-    const meanwhile = await serverWork.describe(bodies.taken() * BATCH);
-    const cpuUse = cpu.describe(bodies.taken(), BATCH);
-    if (bodies.exhausted()) {
-      console.log(
-        "  (the prebuilt bodies ran out; the rest were built while timing)",
-      );
-    }
-
+    const main = await ingestPhase(visits);
     const rawAfter = await rawInsert();
+    // The earlier draw after the baseline's second half, so that the figures
+    // above are measured as before it was added.
+    const earlier = await ingestPhase(
+      bodyBuilder(makeWorkload("w", { visitors: "strangers" })),
+    );
     const raw = { rps: (rawBefore.rps + rawAfter.rps) / 2 };
 
     const events = (r) => ({ ...r, rps: r.rps * BATCH });
@@ -248,13 +295,18 @@ export async function run(state, args = []) {
       "events/s",
     );
     console.log(`  ${rawAfter.cpu}`);
-    report(
-      "HTTP ingest, batches of 100 (request latency)",
-      events(http),
-      "events/s",
-    );
-    console.log(`  ${meanwhile}`);
-    console.log(`  ${cpuUse}`);
+    const describe = (label, phase) => {
+      report(label, events(phase.http), "events/s");
+      if (phase.exhausted) {
+        console.log(
+          "  (the prebuilt bodies ran out; the rest were built while timing)",
+        );
+      }
+      console.log(`  ${phase.meanwhile}`);
+      console.log(`  ${phase.cpu}`);
+    };
+    describe("HTTP ingest, batches of 100 (request latency)", main);
+    const { http } = main;
     ratio("ingest / mean raw INSERT (target >= 0.3)", http.rps / raw.rps, 0.3);
     console.log(
       `ingest: ${(http.rps * BATCH).toFixed(0)} events/s (target >= 10000: ${
@@ -264,6 +316,11 @@ export async function run(state, args = []) {
           http.p99 <= 250 ? "met" : "NOT met"
         })`,
     );
+    console.log(
+      `\n1b. the visitor draw of earlier versions: each anonymous event's visitor at random among 200,000 (about half never seen before); ${seconds} s, as above`,
+    );
+    describe("HTTP ingest, batches of 100 (request latency)", earlier);
+    ratio("ingest / mean raw INSERT", earlier.http.rps / raw.rps);
 
     console.log(
       `\n2. single-message track at 200 requests/s for ${
