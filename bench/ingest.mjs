@@ -16,6 +16,7 @@
 import postgres from "postgres";
 import { createIngestOrg } from "./fixtures.mjs";
 import { watchCpu } from "./cpu_by_process.mjs";
+import { startPerfProfile } from "./perf_profile.mjs";
 import { measureOps, post, ratio, report } from "./load.mjs";
 import { watchServerWork } from "./server_work.mjs";
 
@@ -221,7 +222,7 @@ export async function run(state, args = []) {
     // baseline. Steady state, as a database in service has it: some history,
     // and statistics that describe it (a fresh database plans its first minute
     // for empty tables, until autovacuum's first ANALYZE).
-    const ingestPhase = async (buildBody) => {
+    const ingestPhase = async (buildBody, label) => {
       await sql`truncate public.events`;
       await load(5000, buildBody);
       await sql`analyze public.profiles, public.identities, public.events,
@@ -234,11 +235,13 @@ export async function run(state, args = []) {
         "ingested_messages",
       ]);
       const cpu = watchCpu();
+      const profile = startPerfProfile(label);
       const http = await measureOps(() => sendBody(bodies.take()), {
         concurrency: CLIENTS,
         durationMs: seconds * 1000,
         warmupMs: 2000,
       });
+      await profile.stop();
       return {
         http,
         // Counted over the warm-up too, as the counters are.
@@ -273,12 +276,13 @@ export async function run(state, args = []) {
       return { ...result, cpu: cpu.describe(nextRows - first, BATCH) };
     };
     const rawBefore = await rawInsert();
-    const main = await ingestPhase(visits);
+    const main = await ingestPhase(visits, "ingest-visits");
     const rawAfter = await rawInsert();
     // The earlier draw after the baseline's second half, so that the figures
     // above are measured as before it was added.
     const earlier = await ingestPhase(
       bodyBuilder(makeWorkload("w", { visitors: "strangers" })),
+      "ingest-strangers",
     );
     const raw = { rps: (rawBefore.rps + rawAfter.rps) / 2 };
 

@@ -17,6 +17,7 @@ function available() {
         "fixtures.mjs",
         "server_work.mjs",
         "cpu_by_process.mjs",
+        "perf_profile.mjs",
       ].includes(f)
     )
     .map((f) => f.replace(/\.mjs$/, ""));
