@@ -31,9 +31,8 @@ export function startPerfProfile(label) {
   const exited = new Promise((resolve) => perf.on("exit", resolve));
   return {
     async stop() {
-      perf.kill("SIGINT"); // perf writes its file on SIGINT
+      perf.kill("SIGINT"); // perf writes its file, and says where, on SIGINT
       await exited;
-      console.log(`  (profile of this phase: ${file})`);
     },
   };
 }
