@@ -21,8 +21,10 @@ import { measureOps, post, ratio, report } from "./load.mjs";
 import { watchServerWork } from "./server_work.mjs";
 
 export const BATCH = 100;
-// Active people during the run: a site doing 10k events/s has far more than a
-// few thousand; small pools would mostly measure lock waits on the same people.
+// People active during the run (the signed-in users, and the visitors of the
+// earlier "strangers" draw; visits keep their own, see BROWSING): a site
+// doing 10k events/s has far more than a few thousand; small pools would
+// mostly measure lock waits on the same people.
 const VISITORS = 200_000;
 const USERS = 50_000;
 const CLIENTS = 12;
