@@ -9,7 +9,8 @@
 -- trimmed and lower-cased once and compared with one list (the built-in
 -- values, the empty string among them, then the organization's); the
 -- all-zeros-or-dashes test allows the surrounding spaces btrim would have
--- removed instead of trimming.
+-- removed instead of trimming. The bench: 92.0-92.3 M instructions a batch
+-- before, 91.1 M after.
 --
 -- Same answers for every input: supabase/tests/ingestion/blocked_identifiers.test.sql
 -- compares it with the previous definition over values at each rule's edges.
