@@ -12,7 +12,7 @@
 -- removed instead of trimming. The bench: 92.0-92.3 M instructions a batch
 -- before, 91.1 M after.
 --
--- Same answers for every input: supabase/tests/ingestion/blocked_identifiers.test.sql
+-- The same answers as before: supabase/tests/ingestion/blocked_identifiers.test.sql
 -- compares it with the previous definition over values at each rule's edges.
 
 create or replace function private.is_blocked_identifier(p_value text, p_extra text[] default '{}')
