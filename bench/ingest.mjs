@@ -19,6 +19,7 @@ import { watchCpu } from "./cpu_by_process.mjs";
 import { startPerfProfile } from "./perf_profile.mjs";
 import { measureOps, post, ratio, report } from "./load.mjs";
 import { watchServerWork } from "./server_work.mjs";
+import { preallocateWal } from "./wal.mjs";
 
 export const BATCH = 100;
 // People active during the run (the signed-in users, and the visitors of the
@@ -192,6 +193,7 @@ export async function run(state, args = []) {
     const { orgId, writeKey } = await createIngestOrg(sql, {
       name: "Bench",
     });
+    const walFiles = await preallocateWal(sql);
     const url = `${state.apiUrl}/functions/v1/ingest/v1`;
     const headers = {
       Authorization: `Basic ${btoa(`${writeKey}:`)}`,
@@ -200,6 +202,9 @@ export async function run(state, args = []) {
 
     console.log(
       `1. batches of ${BATCH} events, ${CLIENTS} clients, ${seconds} s (after 5 s of load, ANALYZE and 2 s of warm-up)`,
+    );
+    console.log(
+      `   ${walFiles} WAL segment files ready for reuse, as a server past its first checkpoint has them (bench/wal.mjs)`,
     );
     const sendBody = async (body) => {
       const res = await post(`${url}/batch`, headers, body);

@@ -18,6 +18,7 @@ function available() {
         "server_work.mjs",
         "cpu_by_process.mjs",
         "perf_profile.mjs",
+        "wal.mjs",
       ].includes(f)
     )
     .map((f) => f.replace(/\.mjs$/, ""));
