@@ -1,12 +1,11 @@
 // WAL segment files as a database in service has them. A fresh cluster has
 // one; each further 16 MB of WAL is a new file that Postgres fills with zeros
-// and fsyncs while it holds the WAL write lock, so every commit waits behind
-// it. A server past its first checkpoints renames used segments for reuse
-// instead (min_wal_size .. max_wal_size of them), and writes no new ones. A
-// throughput bench on a fresh cluster would otherwise measure file creation
-// about once a second: 2.3% of Postgres's CPU in the ingest phase
-// (MERIDIAN_PERF_DIR, `XLogFileInit`), and the commits stalled behind it in
-// the latency tail.
+// and fsyncs inside a commit, holding the WAL write lock. A server past its
+// first checkpoints renames used segments for reuse instead (min_wal_size ..
+// max_wal_size of them) and creates none. A throughput bench on a fresh
+// cluster would otherwise count file creation about once a second: 2.3% of
+// Postgres's CPU in the ingest phase (MERIDIAN_PERF_DIR, `XLogFileInit`),
+// which a database in service does not spend.
 
 /**
  * Switches WAL segments until the cluster holds as many files as a checkpoint
