@@ -1,11 +1,12 @@
 -- The profile fold as 20261122010000 rewrote it: a profile the batch creates is
 -- inserted whole, an existing one is updated once, counts add up per type and
 -- across batches, names join as concat_ws would, updated_at is still stamped
--- (and a forged one overwritten), merged profiles hand their events to the
--- survivor and are audited as the batch commits, and deleting an organization
+-- (and a forged one overwritten), first and last touches follow the events'
+-- time, merged profiles hand their events to the survivor and are audited as
+-- the batch commits, and deleting an organization
 -- still removes its identities.
 begin;
-select plan(20);
+select plan(23);
 
 insert into public.organizations (id, name, slug) values ('13131313-0000-4000-8000-000000000001', 'Fold', 'fold');
 insert into public.sources (org_id, id, name) values
@@ -92,6 +93,33 @@ select is((select count(*)::int from public.audit_log
 select is((select after ->> 'winner_id' from public.audit_log
            where org_id = '13131313-0000-4000-8000-000000000001' and action = 'profile_merges.insert'),
   (pg_temp.profile_of('user_id', 'u-9')).id::text, 'naming the survivor');
+
+-- TOUCHES WITHIN A BATCH: the first is the earliest event with a channel, the
+-- last the latest that is not direct, whatever the order of the request.
+select pg_temp.ingest(
+  tests.ingest_message('page', 'tc1', 30, '[{"type": "anonymous_id", "value": "v-touch"}]',
+                       '{"channel": "paid_search", "utm_source": "google"}'),
+  tests.ingest_message('page', 'tc2', 10, '[{"type": "anonymous_id", "value": "v-touch"}]', '{"channel": "direct"}'),
+  tests.ingest_message('page', 'tc3', 40, '[{"type": "anonymous_id", "value": "v-touch"}]', '{"channel": "direct"}'),
+  tests.ingest_message('page', 'tc4', 20, '[{"type": "anonymous_id", "value": "v-touch"}]', '{"channel": "email"}'),
+  tests.ingest_message('track', 'tc5', 50, '[{"type": "anonymous_id", "value": "v-touch"}]', '{"event": "Viewed"}'),
+  tests.ingest_message('page', 'td1', 5, '[{"type": "anonymous_id", "value": "v-direct"}]', '{"channel": "direct"}'),
+  tests.ingest_message('page', 'td2', 6, '[{"type": "anonymous_id", "value": "v-direct"}]', '{"channel": "direct"}'),
+  tests.ingest_message('track', 'tn1', 7, '[{"type": "anonymous_id", "value": "v-none"}]', '{"event": "Viewed"}'));
+select results_eq(
+  $$ select p.first_touch ->> 'channel', p.first_touch ->> 'at', p.last_touch ->> 'channel',
+            p.last_touch ->> 'source', p.last_touch ->> 'at'
+     from pg_temp.profile_of('anonymous_id', 'v-touch') p $$,
+  $$ values ('direct', '2026-11-20T10:00:10.000000Z', 'paid_search', 'google', '2026-11-20T10:00:30.000000Z') $$,
+  'the first touch is the earliest with a channel, the last the latest one not direct');
+select results_eq(
+  $$ select p.first_touch ->> 'channel', p.last_touch from pg_temp.profile_of('anonymous_id', 'v-direct') p $$,
+  $$ values ('direct', null::jsonb) $$,
+  'direct visits only: a first touch, no last touch');
+select results_eq(
+  $$ select p.first_touch, p.last_touch from pg_temp.profile_of('anonymous_id', 'v-none') p $$,
+  $$ values (null::jsonb, null::jsonb) $$,
+  'no channel: no touch');
 
 -- AN IDENTITY'S ORGANIZATION: a profile of one organization cannot carry an
 -- identity filed under another, nor one of an organization that does not exist.
