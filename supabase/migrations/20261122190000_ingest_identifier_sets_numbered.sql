@@ -1,41 +1,47 @@
--- Ingestion (issue 4): the batch's identifier sets are numbered, and joined by
--- number instead of by their jsonb.
+-- Ingestion (issue 4): private.ingest_batch with less work a batch, in three
+-- changes. Behaviour is unchanged: the ingestion pgTAP tests hold as they
+-- were, and profile_fold.test.sql now also pins first and last touch within a
+-- batch.
 --
--- private.ingest_batch carried each message's identifier set as a jsonb array
--- and used it as a key: grouped by it to resolve each set once, and joined
--- every message to its set's profile by it (a hash join each, in the events
--- INSERT, the profile fold and the group step). jsonb compares and hashes
--- slowly: callgrind (`npm run bench -- ingest_instructions`, with
--- MERIDIAN_CALLGRIND_DIR) counted 782 jsonb_cmp, 414 jsonb_eq and 608
--- jsonb_hash calls a batch, 4.3 M instructions, 4.7% of the batch.
+-- 1. IDENTIFIER SETS ARE NUMBERED, and joined by number instead of by their
+--    jsonb. Each message's identifier set was a jsonb array used as a key:
+--    grouped by it to resolve each set once, and joined every message to its
+--    set's profile by it (a hash join each, in the events INSERT, the profile
+--    fold and the group step). jsonb compares and hashes slowly: callgrind
+--    (`npm run bench -- ingest_instructions`, with MERIDIAN_CALLGRIND_DIR)
+--    counted 782 jsonb_cmp, 414 jsonb_eq and 608 jsonb_hash calls a batch,
+--    4.3 M instructions, 4.7% of the batch. Now the parse gives each distinct
+--    set a number, 1 to n, by ranking a text key that spells the set
+--    unambiguously (each type and value behind its length, compared
+--    bytewise), and the sets' profiles are an array indexed by that number: a
+--    message's profile is v_set_pid[set_no]. Two ordered aggregates that
+--    sorted once per message or set go too: the key takes the order of one
+--    sort of the batch's identifiers, and a set's first message is read from
+--    v_msgs at its position.
+-- 2. Identifier and touch objects are built by jsonb_object from a text
+--    array, where jsonb_build_object looked up the type of each argument on
+--    every call (twice the time).
+-- 3. EACH IDENTIFIER IS NORMALIZED ONCE. The conditions on the normalized
+--    value were pushed down into the subquery that computes it, each with its
+--    own copy of the inlined normalization: five evaluations an identifier,
+--    regexes and all. An OFFSET 0 fence keeps them above it.
 --
--- Now the parse gives each distinct set a number, 1 to n, by ranking a text
--- key that spells the set unambiguously (each type and value prefixed with
--- its length, compared bytewise), and the sets' profiles are an array indexed
--- by that number: a message's profile is v_set_pid[set_no], with no join.
--- Two ordered aggregates that sorted once per message or set go too: the key takes
--- the order of one sort of the batch's identifiers, and a set's first message
--- is read from v_msgs at its position.
+-- The bench: 91.0 M instructions a batch before; 86.5 M after 1, 85.0 M after
+-- 2, 83.8 M after 3. Timed in one session against the definition before each
+-- step, on the same batches (alternating, into two organizations, each order
+-- once; batches of 14-17 ms): 1 took 0 and 0.6 ms less a batch, 2 0 and 0.2 ms
+-- less, 3 0.03 and 0.3 ms less. The same code timed against itself differs by
+-- up to 0.3 ms, so only the instruction counts are firm.
 --
--- Identifier and touch objects are built by jsonb_object from a text array,
--- where jsonb_build_object looked up the type of each argument on every call.
---
--- The bench: 91.0 M instructions a batch before; 86.5 M with the sets
--- numbered, 85.0 M with jsonb_object as well. Timed in one session against
--- the definition before each step on the same batches (alternating, into two
--- organizations, each order once), in batches of 15-17 ms: the numbered sets
--- took 0 and 0.6 ms less, jsonb_object 0 and 0.2 ms less again, near this
--- machine's noise. Computing each profile's first and
--- last touch by window instead of the two ordered aggregates below was tried:
--- 0.6 M more instructions, and 1.2 ms slower timed the same way.
--- Behaviour is unchanged: the ingestion pgTAP tests hold as they were, and
--- profile_fold.test.sql now also pins first and last touch within a batch.
+-- Tried and left out: each profile's first and last touch by window functions
+-- instead of the two ordered aggregates of the fold cost 0.6 M more
+-- instructions, and 1.2 ms more timed as above.
 
 alter type private.ingest_message add attribute set_no int;
 comment on column private.ingest_message.set_no is
   'The number of the message''s identifier set within its batch (1 to n), null when it has none.';
 
--- ingest_batch as in 20261122100000, with sets numbered and objects built as above.
+-- ingest_batch as in 20261122100000, with the three changes above.
 create or replace function private.ingest_batch(p_org_id uuid, p_source_id uuid, p_messages jsonb)
 returns jsonb
 language plpgsql
@@ -156,6 +162,10 @@ begin
       select distinct r.pos, r.type, private.normalize_identifier(r.type, r.value, v_fold) as value
       from raw_ids r
       order by 1, 2, 3
+      -- optimization fence: the conditions below read the normalized value
+      -- once; pushed down into this subquery, each of them inlined the whole
+      -- normalization again (five evaluations per identifier, regexes included)
+      offset 0
     ) n
     where n.value is not null and not private.is_blocked_identifier(n.value, v_blocked)
     group by n.pos
