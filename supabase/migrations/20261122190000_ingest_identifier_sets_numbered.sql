@@ -30,8 +30,9 @@
 -- 2, 83.8 M after 3. Timed in one session against the definition before each
 -- step, on the same batches (alternating, into two organizations, each order
 -- once; batches of 14-17 ms): 1 took 0 and 0.6 ms less a batch, 2 0 and 0.2 ms
--- less, 3 0.03 and 0.3 ms less. The same code timed against itself differs by
--- up to 0.3 ms, so only the instruction counts are firm.
+-- less, 3 from 0.5 ms more to 0.3 ms less over two pairs of runs. The same
+-- code timed against itself differs by up to 0.3 ms, so only the instruction
+-- counts are firm.
 --
 -- Tried and left out: each profile's first and last touch by window functions
 -- instead of the two ordered aggregates of the fold cost 0.6 M more
