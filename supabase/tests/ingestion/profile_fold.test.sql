@@ -3,8 +3,8 @@
 -- across batches, names join as concat_ws would, updated_at is still stamped
 -- (and a forged one overwritten), first and last touches follow the events'
 -- time, merged profiles hand their events to the survivor and are audited as
--- the batch commits, and deleting an organization
--- still removes its identities.
+-- the batch commits, and deleting an organization still removes its
+-- identities.
 begin;
 select plan(23);
 
