@@ -322,9 +322,9 @@ begin
     end if;
   end loop;
 
-  -- IP ADDRESSES, cast for the whole batch in one subtransaction. parse_ip,
-  -- which turns a value that is no address into null, opens one per call, and
-  -- sets its search_path per call: only when some value is no address.
+  -- IP ADDRESSES, cast for the whole batch in one subtransaction. parse_ip
+  -- (null for a value that is no address) opens a subtransaction and sets its
+  -- search_path on every call, so it runs only when some value is no address.
   begin
     select array_agg(nullif(x.ip, '')::inet order by x.ord) into v_ips
     from rows from (jsonb_to_recordset(p_messages) as (ip text)) with ordinality as x (ip, ord);
