@@ -18,7 +18,8 @@
 -- only (its id ascended), so each page went through an incremental sort (79
 -- rows read for a page of 50 in the case above). Read backwards, the new one
 -- gives that order as it stands. Behaviour is unchanged;
--- supabase/tests/ingestion/profile_api.test.sql still holds.
+-- supabase/tests/ingestion/profile_api.test.sql still holds, and now checks
+-- that plan (it fails with the descending index).
 drop index public.profiles_org_last_seen_idx;
 create index profiles_org_last_seen_idx on public.profiles (org_id, last_seen_at, id)
   where merged_into is null;

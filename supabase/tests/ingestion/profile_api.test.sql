@@ -3,7 +3,7 @@
 -- newest first, a profile with its identities, merged profiles and latest
 -- events, and its journey of touchpoints.
 begin;
-select plan(17);
+select plan(18);
 
 select tests.create_supabase_user('pa_member');
 insert into public.organizations (id, name, slug) values ('17171717-0000-4000-8000-000000000001', 'Profiles', 'pa');
@@ -133,6 +133,16 @@ select matches(tests.plan_of($$
   where p.org_id = '17171717-0000-4000-8000-000000000001' and p.merged_into is null
     and p.email is not null and lower(p.email) collate "C" like 'ann\_%' $$),
   'profiles_org_email_idx', 'on profiles_org_email_idx');
+
+-- A page of the newest activity, past the previous page's last row: the
+-- last-seen index read backwards, bounded by the row comparison, no sort.
+select matches(tests.plan_of($$
+  select p.* from public.profiles p
+  where p.org_id = '17171717-0000-4000-8000-000000000001' and p.merged_into is null
+    and (p.last_seen_at, p.id) < (timestamptz '2026-11-01 01:00:00+00', '00000000-0000-0000-0000-000000000000'::uuid)
+  order by p.last_seen_at desc, p.id desc limit 50 $$),
+  '^Limit\n  ->  Index Scan Backward using profiles_org_last_seen_idx on profiles p\n.*Index Cond: .*ROW\(last_seen_at, id\) <',
+  'a keyset page is the last-seen index read backwards, with no sort');
 
 select * from finish();
 rollback;
