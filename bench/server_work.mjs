@@ -3,7 +3,9 @@
 // clients never asked for, which lands in some runs and not others: a
 // checkpoint (after which every page's first change is written to WAL whole),
 // or autovacuum of the tables the phase updates. Printed beside the figures,
-// it tells a run that met such work from one that did not.
+// it tells a run that met such work from one that did not. The share of
+// profile updates that were HOT (no index entries written, the new version on
+// the old one's page) says whether the table's free space kept up.
 
 /**
  * Snapshots the server's counters; `describe(events)` reports the change since,
@@ -26,13 +28,17 @@ export async function watchServerWork(sql, tables) {
       const checkpoints = after.checkpoints - before.checkpoints;
       const walPerEvent = (after.walBytes - before.walBytes) / events / 1024;
       const pagesPer1k = (after.fullPages - before.fullPages) / events * 1000;
+      const updates = after.profileUpdates - before.profileUpdates;
+      const hot = after.profileHotUpdates - before.profileHotUpdates;
       return `meanwhile: ${checkpoints} checkpoint${
         checkpoints === 1 ? "" : "s"
       }; autovacuum of ${vacuumed.join(", ") || "nothing"}${running}; WAL ${
         walPerEvent.toFixed(2)
       } kB an event, ${
         pagesPer1k.toFixed(0)
-      } full-page images per 1,000 events`;
+      } full-page images per 1,000 events; ${
+        updates ? `${(hot / updates * 100).toFixed(0)}%` : "no"
+      } profile updates HOT`;
     },
   };
 }
@@ -47,13 +53,17 @@ async function counters(sql) {
                      sum(autovacuum_count)::int as n
               from pg_stat_user_tables group by 1) t) as vacuums,
            array(select regexp_replace(p.relid::regclass::text, '^.*[.]|_p[0-9]{4}_[0-9]{2}_[0-9]{2}$', '', 'g')
-                 from pg_stat_progress_vacuum p) as running
-    from pg_stat_wal w, pg_stat_bgwriter b`;
+                 from pg_stat_progress_vacuum p) as running,
+           p.n_tup_upd::float8 as profile_updates, p.n_tup_hot_upd::float8 as profile_hot_updates
+    from pg_stat_wal w, pg_stat_bgwriter b, pg_stat_user_tables p
+    where p.relid = 'public.profiles'::regclass`;
   return {
     walBytes: row.wal_bytes,
     fullPages: row.full_pages,
     checkpoints: row.checkpoints,
     vacuums: row.vacuums,
     running: row.running,
+    profileUpdates: row.profile_updates,
+    profileHotUpdates: row.profile_hot_updates,
   };
 }

@@ -809,6 +809,7 @@ export type Database = {
           "id": string;
           "identified": boolean;
           "last_seen_at": string;
+          "last_seen_bucket": string | null;
           "last_touch": Json | null;
           "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
           "merged_into": string | null;
@@ -834,6 +835,7 @@ export type Database = {
           "id"?: string;
           "identified"?: boolean;
           "last_seen_at": string;
+          "last_seen_bucket"?: never;
           "last_touch"?: Json | null;
           "lifecycle_stage"?: Database["public"]["Enums"]["lifecycle_stage"];
           "merged_into"?: string | null;
@@ -858,6 +860,7 @@ export type Database = {
           "id"?: string;
           "identified"?: boolean;
           "last_seen_at"?: string;
+          "last_seen_bucket"?: never;
           "last_touch"?: Json | null;
           "lifecycle_stage"?: Database["public"]["Enums"]["lifecycle_stage"];
           "merged_into"?: string | null;
@@ -1628,6 +1631,7 @@ export type Database = {
           "id": string;
           "identified": boolean;
           "last_seen_at": string;
+          "last_seen_bucket": string | null;
           "last_touch": Json | null;
           "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
           "merged_into": string | null;
