@@ -210,6 +210,31 @@ as $$
   reset role;
 $$;
 
+-- Every profile search_profiles lists for the organization, walked page by
+-- page (each page after the last row of the one before), in the order the
+-- pages gave them; as the current role.
+create or replace function tests.search_profile_pages(p_org_id uuid, p_page_size int)
+returns setof public.profiles
+language plpgsql
+as $$
+declare
+  v_last public.profiles;
+  v_page int;
+begin
+  loop
+    v_page := 0;
+    for v_last in
+      select * from public.search_profiles(p_org_id, p_after_last_seen_at => v_last.last_seen_at,
+                                           p_after_id => v_last.id, p_limit => p_page_size)
+    loop
+      return next v_last;
+      v_page := v_page + 1;
+    end loop;
+    exit when v_page < p_page_size;
+  end loop;
+end;
+$$;
+
 -- The plan EXPLAIN gives for a query, as one text; p_options as EXPLAIN takes
 -- them, e.g. 'verbose, costs off'.
 create or replace function tests.plan_of(p_query text, p_options text default 'costs off')

@@ -54,28 +54,7 @@ select is(pg_temp.found(null, 'plan', 'pro'), array['Ann_Lee@Example.com', 'bob@
   'a trait value finds its profiles, newest activity first');
 
 -- KEYSET PAGES: two at a time, each page after the last row of the one before.
-create function pg_temp.pages() returns text[] language plpgsql as $$
-declare
-  v_seen text[] := '{}';
-  v_last public.profiles;
-  v_page int;
-begin
-  loop
-    v_page := 0;
-    for v_last in
-      select * from public.search_profiles('17171717-0000-4000-8000-000000000001',
-                                           p_after_last_seen_at => v_last.last_seen_at,
-                                           p_after_id => v_last.id, p_limit => 2)
-    loop
-      v_seen := v_seen || v_last.email;
-      v_page := v_page + 1;
-    end loop;
-    exit when v_page < 2;
-  end loop;
-  return v_seen;
-end;
-$$;
-select is(pg_temp.pages(),
+select is(array(select email from tests.search_profile_pages('17171717-0000-4000-8000-000000000001', 2)),
   array['Ann_Lee@Example.com', '100%off@example.com', 'bob@example.com', 'annxlee@example.com'],
   'pages of two walk every live profile once, newest activity first (the merged one is not listed)');
 
