@@ -210,10 +210,11 @@ as $$
   reset role;
 $$;
 
--- Every profile search_profiles lists for the organization, walked page by
--- page (each page after the last row of the one before), in the order the
--- pages gave them; as the current role.
-create or replace function tests.search_profile_pages(p_org_id uuid, p_page_size int)
+-- Every profile search_profiles finds for the organization (all, or by email
+-- prefix), walked page by page (each page after the last row of the one
+-- before), in the order the pages gave them; as the current role.
+create or replace function tests.search_profile_pages(p_org_id uuid, p_page_size int,
+                                                      p_email text default null)
 returns setof public.profiles
 language plpgsql
 as $$
@@ -224,7 +225,7 @@ begin
   loop
     v_page := 0;
     for v_last in
-      select * from public.search_profiles(p_org_id, p_after_last_seen_at => v_last.last_seen_at,
+      select * from public.search_profiles(p_org_id, p_email, p_after_last_seen_at => v_last.last_seen_at,
                                            p_after_id => v_last.id, p_limit => p_page_size)
     loop
       return next v_last;

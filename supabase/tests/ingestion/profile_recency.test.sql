@@ -4,7 +4,7 @@
 -- search_profiles still pages exactly by (last_seen_at desc, id desc) across
 -- buckets and ties.
 begin;
-select plan(9);
+select plan(10);
 
 select tests.create_ingest_org('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-0000000000a1',
                                'recency', 'recency_admin');
@@ -54,8 +54,9 @@ select is(pg_temp.bucket(), timestamptz '2026-11-20 10:15:00+00', 'and the bucke
 -- KEYSET PAGES ACROSS BUCKETS: profiles last seen on both sides of quarter
 -- hours, two at the same instant, paged two at a time, so a page ends between
 -- the two (the id decides) and the next cursor falls in another bucket.
-insert into public.profiles (org_id, id, first_seen_at, last_seen_at)
-select '19191919-0000-4000-8000-000000000001', id::uuid, at::timestamptz, at::timestamptz
+insert into public.profiles (org_id, id, email, first_seen_at, last_seen_at)
+select '19191919-0000-4000-8000-000000000001', id::uuid, 'buyer-' || right(id, 2) || '@example.com',
+       at::timestamptz, at::timestamptz
 from (values
   ('19191919-0000-4000-8000-0000000000b1', '2026-11-21 10:45:00+00'),
   ('19191919-0000-4000-8000-0000000000b2', '2026-11-21 10:44:59+00'),
@@ -75,6 +76,12 @@ select is(array(select id from tests.search_profile_pages('19191919-0000-4000-80
     || (select id from public.profiles
         where org_id = '19191919-0000-4000-8000-000000000001' and last_seen_at < '2026-11-21'),
   'newest activity first, the later id first at the same instant, once each');
+select is(array(select id from tests.search_profile_pages('19191919-0000-4000-8000-000000000001', 2, 'BUYER-')),
+  array['19191919-0000-4000-8000-0000000000b1', '19191919-0000-4000-8000-0000000000b2',
+        '19191919-0000-4000-8000-0000000000b3', '19191919-0000-4000-8000-0000000000b5',
+        '19191919-0000-4000-8000-0000000000b4', '19191919-0000-4000-8000-0000000000b6',
+        '19191919-0000-4000-8000-0000000000b7']::uuid[],
+  'pages of an email prefix search walk the same order');
 
 select * from finish();
 rollback;
