@@ -50,7 +50,7 @@ grant execute on function private.last_seen_bucket(timestamptz) to authenticated
 
 alter table public.profiles
   set (fillfactor = 70),
-  add column last_seen_bucket timestamptz
+  add column last_seen_bucket timestamptz not null
     generated always as (private.last_seen_bucket(last_seen_at)) stored;
 comment on column public.profiles.last_seen_bucket is
   'last_seen_at rounded down to 15 minutes, the indexed order of search_profiles: it changes rarely, so ingestion''s updates stay HOT.';

@@ -809,7 +809,7 @@ export type Database = {
           "id": string;
           "identified": boolean;
           "last_seen_at": string;
-          "last_seen_bucket": string | null;
+          "last_seen_bucket": string;
           "last_touch": Json | null;
           "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
           "merged_into": string | null;
@@ -1631,7 +1631,7 @@ export type Database = {
           "id": string;
           "identified": boolean;
           "last_seen_at": string;
-          "last_seen_bucket": string | null;
+          "last_seen_bucket": string;
           "last_touch": Json | null;
           "lifecycle_stage": Database["public"]["Enums"]["lifecycle_stage"];
           "merged_into": string | null;
