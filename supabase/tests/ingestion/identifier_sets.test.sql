@@ -4,7 +4,7 @@
 -- the same text if joined naively stay apart, and a message whose identifiers
 -- are all blocked is stored with no profile.
 begin;
-select plan(7);
+select plan(10);
 
 insert into public.organizations (id, name, slug) values ('14141414-0000-4000-8000-000000000001', 'Sets', 'sets');
 insert into public.sources (org_id, id, name) values
@@ -49,6 +49,22 @@ select is(pg_temp.owner('anonymous_id', 'xuser_id:y'), pg_temp.event_profile('j2
 select is(pg_temp.event_profile('b1'), null, 'a message whose identifiers are all blocked has no profile');
 select is((select count(*)::int from public.events where org_id = '14141414-0000-4000-8000-000000000001'), 5,
   'and every message is stored');
+
+-- BYTEWISE KEYS (20261122220000): identifiers and message ids compare as
+-- bytes, whatever the database's collation, and stay as distinct as before.
+select is(array(select c.collname::text from pg_attribute a join pg_collation c on c.oid = a.attcollation
+                where (a.attrelid, a.attname) in (('public.identities'::regclass, 'type'),
+                                                  ('public.identities'::regclass, 'value'),
+                                                  ('private.ingested_messages'::regclass, 'message_id'))),
+  array['C', 'C', 'C'], 'identity types and values, and message ids, compare bytewise');
+select pg_temp.ingest(
+  tests.ingest_message('track', 'é1', 5, '[{"type": "anonymous_id", "value": "visitor-é"}]', '{"event": "F"}'),
+  tests.ingest_message('track', 'e1', 6, '[{"type": "anonymous_id", "value": "visitor-e"}]', '{"event": "G"}'),
+  tests.ingest_message('track', 'É1', 7, '[{"type": "anonymous_id", "value": "visitor-É"}]', '{"event": "H"}'));
+select is((select count(distinct profile_id)::int from public.events
+           where org_id = '14141414-0000-4000-8000-000000000001' and message_id in ('é1', 'e1', 'É1')), 3,
+  'values differing by an accent or its case are three identities');
+select is(pg_temp.owner('anonymous_id', 'visitor-é'), pg_temp.event_profile('é1'), 'each found again by its bytes');
 
 select * from finish();
 rollback;
