@@ -13,6 +13,8 @@ const USAGE = `usage: node dev/cli.mjs <command>
   db:reset   rebuild the database from migrations and seed, then start the stack
   db:stop    stop only Postgres (tests use it to see the API degrade)
   db:start   start Postgres again
+  db:drift   fail unless supabase/migrations and supabase/schemas build the same database
+  db:migration -- <name>  write the migration that brings the database to supabase/schemas
   token      mint a user session token: token -- --sub <uuid> [--email e] [--aal aal2]
   types      regenerate supabase/functions/_shared/database.types.ts
   test       run every check and test on a throwaway stack

@@ -133,6 +133,16 @@ async function bench(args) {
   return await runBenchmark(args);
 }
 
+async function dbDrift() {
+  const { dbDrift } = await import("./schema_commands.mjs");
+  return await dbDrift();
+}
+
+async function dbMigration(args) {
+  const { dbMigration } = await import("./schema_commands.mjs");
+  return await dbMigration(args);
+}
+
 export const COMMANDS = {
   dev,
   stop,
@@ -140,6 +150,8 @@ export const COMMANDS = {
   "db:reset": dbReset,
   "db:stop": dbStop,
   "db:start": dbStart,
+  "db:drift": dbDrift,
+  "db:migration": dbMigration,
   token,
   types,
   test,

@@ -67,6 +67,14 @@ async function staticChecks(state) {
       ...typeScriptFiles("supabase/functions"),
       ...typeScriptFiles("tests"),
     ])).code === 0);
+  // Builds its own two databases (migrations, schemas) on throwaway clusters.
+  await check(
+    "supabase/schemas and supabase/migrations agree (db:drift)",
+    async () => {
+      const { dbDrift } = await import("./schema_commands.mjs");
+      return (await dbDrift()) === 0;
+    },
+  );
   await check(
     "supabase db lint (plpgsql_check)",
     async () =>

@@ -1,0 +1,11 @@
+-- PRIVATE -------------------------------------------------------------------------
+-- Helpers (RLS predicates, triggers, security definer functions) and internal
+-- tables. Not in PostgREST's exposed schemas, so clients cannot call into it.
+create schema if not exists private;
+
+comment on schema private is
+  'Internal helpers and tables; not exposed through the API. Functions here pin search_path.';
+
+revoke all on schema private from public;
+
+grant usage on schema private to authenticated, service_role;

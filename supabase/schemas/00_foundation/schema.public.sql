@@ -1,0 +1,1 @@
+grant usage on schema public to supabase_auth_admin;

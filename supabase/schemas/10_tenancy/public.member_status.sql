@@ -1,0 +1,1 @@
+create type public.member_status as enum ('invited', 'active', 'deactivated');

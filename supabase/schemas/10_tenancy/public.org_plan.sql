@@ -1,0 +1,2 @@
+-- TYPES -------------------------------------------------------------------------
+create type public.org_plan as enum ('free', 'starter', 'professional', 'enterprise');

@@ -1,0 +1,1 @@
+create type public.org_role as enum ('owner', 'admin', 'manager', 'member', 'read_only');

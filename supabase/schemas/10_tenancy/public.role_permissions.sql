@@ -1,0 +1,18 @@
+create table public.role_permissions (
+  role public.org_role not null,
+  permission text not null references public.permissions (key) on delete cascade,
+  primary key (role, permission)
+);
+
+comment on table public.role_permissions is 'Which permissions each organization role grants.';
+
+revoke all on public.role_permissions from anon, authenticated;
+
+grant all on public.role_permissions to service_role;
+
+grant select on public.role_permissions to authenticated;
+
+alter table public.role_permissions enable row level security;
+
+create policy "Signed-in users can read the role matrix"
+  on public.role_permissions for select to authenticated using (true);

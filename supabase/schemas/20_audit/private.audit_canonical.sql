@@ -1,0 +1,22 @@
+create or replace function private.audit_canonical(r public.audit_log)
+returns text
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  -- A row literal is unambiguous (values are quoted and escaped) and cheaper to
+  -- build than JSON; jsonb, arrays and uuids print the same in every session.
+  return row(
+    r.org_id, r.seq,
+    pg_catalog.to_char(pg_catalog.timezone('UTC', r.occurred_at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    r.id, r.actor_type, r.actor_user_id, r.actor_email, r.actor_api_key_id,
+    r.action, r.resource_type, r.resource_id, r.before, r.after, r.changed_fields,
+    pg_catalog.host(r.ip), r.user_agent, r.request_id, r.risk, r.tags, r.status,
+    pg_catalog.to_char(pg_catalog.timezone('UTC', r.retention_until), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  )::text;
+end;
+$$;
+
+comment on function private.audit_canonical(public.audit_log) is
+  'Deterministic text of an audit row, the input of its hash.';

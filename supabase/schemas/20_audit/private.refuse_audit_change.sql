@@ -1,0 +1,11 @@
+-- APPEND-ONLY -----------------------------------------------------------------------
+create or replace function private.refuse_audit_change()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception 'audit_log is append-only: % is not allowed', tg_op
+    using errcode = '42501', hint = 'Rows leave only when retention drops their partition.';
+end;
+$$;

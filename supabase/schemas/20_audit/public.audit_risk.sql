@@ -1,0 +1,1 @@
+create type public.audit_risk as enum ('low', 'medium', 'high', 'critical');

@@ -1,0 +1,1 @@
+create type public.audit_status as enum ('success', 'failure');

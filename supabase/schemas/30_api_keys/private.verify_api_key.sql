@@ -1,0 +1,59 @@
+-- VERIFICATION -------------------------------------------------------------------------
+-- Constant work for any input: one SHA-256 and one primary-key probe, whatever
+-- the shape of the string, so timing says nothing about which keys exist.
+create or replace function private.verify_api_key(p_secret text, p_client_ip inet default null)
+returns table (key_id uuid, org_id uuid, workspace_id uuid, kind public.api_key_kind,
+               scopes text[], rate_limit_per_minute int, source_id uuid)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_key public.api_keys;
+  v_reason text;
+begin
+  select k.* into v_key
+  from private.api_key_secrets s
+  join public.api_keys k on k.org_id = s.org_id and k.id = s.key_id
+  where s.key_hash = extensions.digest(coalesce(p_secret, ''), 'sha256');
+
+  if v_key.id is null then
+    return;
+  end if;
+  v_reason := case
+    when v_key.revoked_at is not null then 'revoked'
+    when v_key.expires_at is not null and v_key.expires_at <= now() then 'expired'
+    when v_key.source_id is not null and not exists (
+           select 1 from public.sources so
+           where so.org_id = v_key.org_id and so.id = v_key.source_id and so.enabled)
+      then 'source_disabled'
+    when v_key.allowed_cidrs is not null
+         and (p_client_ip is null or not exists (
+               select 1 from unnest(v_key.allowed_cidrs) c where p_client_ip <<= c))
+      then 'ip_not_allowed'
+  end;
+  if v_reason is not null then
+    perform private.append_audit(
+      v_key.org_id, 'api_key.rejected', 'api_keys', v_key.id::text, null,
+      jsonb_build_object('reason', v_reason, 'prefix', v_key.prefix, 'ip', host(p_client_ip)),
+      'medium', 'failure', array['auth'],
+      jsonb_build_object('type', 'api_key', 'api_key_id', v_key.id));
+    return;
+  end if;
+
+  insert into private.api_key_usage_buffer (org_id, key_id) values (v_key.org_id, v_key.id);
+  key_id := v_key.id;
+  org_id := v_key.org_id;
+  workspace_id := v_key.workspace_id;
+  kind := v_key.kind;
+  scopes := v_key.scopes;
+  rate_limit_per_minute := v_key.rate_limit_per_minute;
+  source_id := v_key.source_id;
+  return next;
+end;
+$$;
+
+comment on function private.verify_api_key(text, inet) is
+  'The key a secret belongs to if it is live (not revoked, expired or outside its networks), else nothing.';
+
+grant execute on function private.verify_api_key(text, inet) to service_role;

@@ -1,0 +1,1 @@
+create type public.api_key_kind as enum ('secret', 'write');

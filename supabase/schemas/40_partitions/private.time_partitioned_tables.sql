@@ -1,0 +1,17 @@
+create table private.time_partitioned_tables (
+  parent regclass primary key,
+  partition_interval interval not null
+    constraint time_partitioned_tables_interval_check
+      check (partition_interval in ('1 day'::interval, '1 month'::interval)),
+  premake int not null default 3 check (premake between 1 and 400),
+  -- Drop a partition once its upper bound is older than this ...
+  retention interval,
+  -- ... or, when set, once every row's value in this column is in the past.
+  retention_column name,
+  created_at timestamptz not null default now()
+);
+
+comment on table private.time_partitioned_tables is
+  'Registry of time-partitioned tables: interval, partitions made ahead, and retention.';
+
+alter table private.time_partitioned_tables enable row level security;

@@ -1,0 +1,2 @@
+-- PROFILES ------------------------------------------------------------------------
+create type public.lifecycle_stage as enum ('anonymous', 'identified', 'engaged', 'customer');

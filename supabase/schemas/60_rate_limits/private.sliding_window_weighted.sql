@@ -1,0 +1,13 @@
+-- The arithmetic of the window, kept pure so tests can check it at fixed instants and
+-- the decision statement stays one statement. No SET search_path: these inline.
+create or replace function private.sliding_window_weighted(p_previous int, p_window_ms int, p_elapsed_ms bigint)
+returns bigint
+language sql
+immutable
+parallel safe
+as $$
+  select (p_previous::bigint * (p_window_ms - p_elapsed_ms) + p_window_ms - 1) / p_window_ms
+$$;
+
+comment on function private.sliding_window_weighted(int, int, bigint) is
+  'The previous window''s count weighted by the part still inside the sliding window, rounded up.';

@@ -1,0 +1,1 @@
+create type public.quota_period as enum ('day', 'month');

@@ -1,0 +1,1 @@
+create type public.usage_metric as enum ('events', 'api_calls', 'webhook_deliveries');

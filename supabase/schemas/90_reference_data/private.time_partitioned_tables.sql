@@ -1,0 +1,12 @@
+-- The time-partitioned tables that private.maintain_time_partitions() keeps:
+-- interval, how many partitions ahead, and retention.
+insert into private.time_partitioned_tables (parent, partition_interval, premake, retention, retention_column) values
+  ('public.audit_log', '1 mon', 3, null, 'retention_until'),
+  ('public.events', '1 day', 7, '2 years', null),
+  ('private.ingested_messages', '1 day', 2, '2 days', null),
+  ('public.webhook_events', '1 mon', 3, '90 days', null)
+on conflict (parent) do update set
+  partition_interval = excluded.partition_interval,
+  premake = excluded.premake,
+  retention = excluded.retention,
+  retention_column = excluded.retention_column;

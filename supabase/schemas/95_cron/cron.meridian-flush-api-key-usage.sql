@@ -1,0 +1,1 @@
+select cron.schedule('meridian-flush-api-key-usage', '* * * * *', 'select private.flush_api_key_usage()');

@@ -1,0 +1,2 @@
+select cron.schedule('meridian-sweep-rate-limits', '* * * * *',
+                     'select private.sweep_rate_limit_counters()');
