@@ -28,7 +28,40 @@ function bearer(req) {
 // the proxying itself.
 const upstreamAgent = new Agent({ keepAlive: true, maxSockets: 128 });
 
+// Limits as a hosted project's gateway has them: a request body larger than
+// this is refused before it reaches PostgREST or a function; a request whose
+// headers and body take longer than REQUEST_TIMEOUT_MS to arrive is answered
+// 408; an upstream silent for UPSTREAM_IDLE_MS is answered 504 (Supabase's
+// Edge Functions have a 150 s request idle timeout).
+export const GATEWAY_LIMITS = {
+  maxBodyBytes: Number(
+    process.env.MERIDIAN_GATEWAY_MAX_BODY_BYTES ?? 4 * 1024 * 1024,
+  ),
+  requestTimeoutMs: Number(
+    process.env.MERIDIAN_GATEWAY_REQUEST_TIMEOUT_MS ?? 30_000,
+  ),
+  upstreamIdleMs: Number(
+    process.env.MERIDIAN_GATEWAY_UPSTREAM_IDLE_MS ?? 150_000,
+  ),
+};
+
+function tooLarge(res, limit) {
+  sendJson(res, 413, {
+    code: "PAYLOAD_TOO_LARGE",
+    message: `request body exceeds the gateway's limit of ${limit} bytes`,
+  });
+}
+
 function proxy(req, res, { port, path, headers }) {
+  const limit = GATEWAY_LIMITS.maxBodyBytes;
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) {
+    // Say so before reading it; the connection closes after the answer.
+    res.setHeader("connection", "close");
+    tooLarge(res, limit);
+    req.resume();
+    return;
+  }
   const upstream = httpRequest({
     agent: upstreamAgent,
     host: "127.0.0.1",
@@ -49,14 +82,39 @@ function proxy(req, res, { port, path, headers }) {
     upRes.on("error", () => res.destroy());
     upRes.pipe(res);
   });
+  upstream.setTimeout(GATEWAY_LIMITS.upstreamIdleMs, () => {
+    upstream.destroy(Object.assign(new Error("upstream idle"), {
+      code: "UPSTREAM_TIMEOUT",
+    }));
+  });
   upstream.on("error", (err) => {
-    if (res.headersSent) return res.destroy(err);
-    sendJson(res, 503, {
-      code: "UPSTREAM_UNAVAILABLE",
-      message: `upstream on port ${port} is not answering: ${
-        err.code ?? err.message
-      }`,
+    if (res.headersSent || res.destroyed) return res.destroy();
+    const timedOut = err.code === "UPSTREAM_TIMEOUT";
+    sendJson(res, timedOut ? 504 : 503, {
+      code: timedOut ? "UPSTREAM_TIMEOUT" : "UPSTREAM_UNAVAILABLE",
+      message: timedOut
+        ? `upstream on port ${port} sent nothing for ${GATEWAY_LIMITS.upstreamIdleMs} ms`
+        : `upstream on port ${port} is not answering: ${
+          err.code ?? err.message
+        }`,
     });
+  });
+  // A client that goes away mid-request must release the upstream connection:
+  // otherwise each one holds an agent socket until the upstream gives up, and
+  // after maxSockets of them every later request queues.
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+  // Bodies sent in chunks (no content-length) are counted as they arrive.
+  let received = 0;
+  req.on("data", (chunk) => {
+    received += chunk.length;
+    if (received > limit && !res.headersSent) {
+      req.unpipe(upstream);
+      upstream.destroy();
+      res.setHeader("connection", "close");
+      tooLarge(res, limit);
+    }
   });
   req.pipe(upstream);
 }
@@ -127,6 +185,9 @@ export function createGateway(state) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const state = JSON.parse(readFileSync(process.argv[2], "utf8"));
   const server = createGateway(state);
+  // Node answers 408 and closes when headers and body take longer than this.
+  server.requestTimeout = GATEWAY_LIMITS.requestTimeoutMs;
+  server.headersTimeout = Math.min(GATEWAY_LIMITS.requestTimeoutMs, 20_000);
   server.listen(state.apiPort, "127.0.0.1", () => {
     console.log(`gateway listening on http://127.0.0.1:${state.apiPort}`);
   });

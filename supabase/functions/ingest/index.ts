@@ -4,12 +4,14 @@
 // Segment or RudderStack SDK's host at /functions/v1/ingest and use a write
 // key.
 //
-// Stages: shed load past the instance's bound (503) -> authenticate the write
-// key and admit (rate limit per organization, or per key when overridden; one
-// round trip, see write_key.ts) -> read the body within limits -> validate
+// Stages: authenticate the write key and admit (rate limit per organization,
+// or per key when overridden; one round trip, see write_key.ts) -> read the
+// body within its size and time limits -> validate
 // each message (zod) -> enrich (skew, UTM, channel, user agent) -> one SQL
 // call (private.ingest_batch_metered: the events quota counts stored events)
-// -> respond. 200 means committed in Postgres.
+// -> respond. 200 means committed in Postgres. Database work runs in a slot of
+// the instance's bound and is shed (503) past it; reading a body holds no
+// slot, so slow clients cannot take the capacity that stores events.
 //
 // Batches: valid messages are stored and invalid ones reported, so one bad event
 // does not cost the others: 200 {"success": true, "accepted", "duplicates",
@@ -25,7 +27,7 @@ import {
 import { jsonResponse, preflight, withHeaders } from "../_shared/http.ts";
 import { mayHoldUnstorableText, toStorableJson } from "../_shared/pg_text.ts";
 import { rateLimitHeaders } from "../_shared/rate_limit.ts";
-import { readLimitedText } from "./body.ts";
+import { readLimitedText } from "../_shared/body.ts";
 import {
   SETTINGS_ROUTE,
   settingsResponse,
@@ -63,9 +65,42 @@ const db = () => sql({ statementTimeoutMs: 15_000 });
 // Requests this instance works on at once; past it, 503 at once (see
 // concurrency_limit.ts). At the ~80 batches of 100 a second one instance
 // stores on two cores, 64 in flight wait under a second for a connection.
+// A slot is taken only once the body is in: a slow body holds no slot that
+// database work needs.
 const inFlight = new ConcurrencyLimit(
   limitFromEnv("MERIDIAN_INGEST_MAX_IN_FLIGHT", 64),
 );
+// Bodies read before any credential is known (a write key sent in the body, as
+// some SDKs do) have a smaller bound of their own, so that unauthenticated
+// clients can never take the capacity of authenticated ones. Each read is
+// bounded in time too (_shared/body.ts).
+const unauthenticatedReads = new ConcurrencyLimit(
+  limitFromEnv("MERIDIAN_INGEST_MAX_UNAUTHENTICATED_READS", 16),
+);
+
+/**
+ * Runs database work in a slot of the instance's bound, or refuses at once
+ * (503, retry) when none is free: load is shed before the work, never queued.
+ */
+async function withSlot<T>(work: () => Promise<T>): Promise<T> {
+  const release = inFlight.tryAcquire();
+  if (!release) throw overloaded();
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+function overloaded(): HttpError {
+  return new HttpError(
+    503,
+    "overloaded",
+    "Ingestion is at capacity; retry shortly",
+    [],
+    { "Retry-After": "1" },
+  );
+}
 
 type Obj = Record<string, unknown>;
 
@@ -88,7 +123,6 @@ Deno.serve(async (req) => {
   if (cors) return cors;
   // Set once the request is admitted, so every later answer reports the limit.
   let limitHeaders: Record<string, string> = {};
-  let release: (() => void) | null = null;
   try {
     const url = new URL(req.url);
     const settings = SETTINGS_ROUTE.test(url.pathname);
@@ -110,25 +144,13 @@ Deno.serve(async (req) => {
       );
     }
 
-    // SHED LOAD before any work: nothing is read, so nothing is lost.
-    release = inFlight.tryAcquire();
-    if (!release) {
-      await req.body?.cancel();
-      throw new HttpError(
-        503,
-        "overloaded",
-        "Ingestion is at capacity; retry shortly",
-        [],
-        { "Retry-After": "1" },
-      );
-    }
     const requestIp = parseIp(
       req.headers.get("x-forwarded-for")?.split(",")[0],
     );
 
     // SOURCE SETTINGS, as Segment's CDN and RudderStack's control plane serve them.
     if (settings || sourceConfig) {
-      return await settingsResponse(req, db(), requestIp);
+      return await withSlot(() => settingsResponse(req, db(), requestIp));
     }
 
     const kind = SHORT_PATHS[route![1]] ?? route![1];
@@ -137,12 +159,8 @@ Deno.serve(async (req) => {
     // AUTHENTICATE FIRST when the key is in the header (SDKs send it there), so
     // a bad key costs no body read; a key in the body is checked after parsing.
     const admitKey = async (writeKey: string) => {
-      const admitted = await admitWriteKey(
-        db(),
-        req,
-        writeKey,
-        requestIp,
-        "ingest",
+      const admitted = await withSlot(() =>
+        admitWriteKey(db(), req, writeKey, requestIp, "ingest")
       );
       limitHeaders = rateLimitHeaders(admitted.decision);
       return admitted.key;
@@ -150,11 +168,25 @@ Deno.serve(async (req) => {
     const headerKey = writeKeyFrom(req, {});
     let key: WriteKey | null = headerKey ? await admitKey(headerKey) : null;
 
-    // BODY
-    const text = await readLimitedText(
-      req,
-      isBatch ? MAX_BATCH_BYTES : MAX_MESSAGE_BYTES,
-    );
+    // BODY, within its size and time limits; without a credential yet, in
+    // the unauthenticated readers' bound.
+    let releaseRead: (() => void) | null = null;
+    if (!key) {
+      releaseRead = unauthenticatedReads.tryAcquire();
+      if (!releaseRead) {
+        await req.body?.cancel();
+        throw overloaded();
+      }
+    }
+    let text: string;
+    try {
+      text = await readLimitedText(
+        req,
+        isBatch ? MAX_BATCH_BYTES : MAX_MESSAGE_BYTES,
+      );
+    } finally {
+      releaseRead?.();
+    }
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -257,7 +289,7 @@ Deno.serve(async (req) => {
     }
 
     // STORE (one transaction) AND ANSWER
-    const result = await store(key.orgId, key.sourceId, stored);
+    const result = await withSlot(() => store(key.orgId, key.sourceId, stored));
     return jsonResponse(
       {
         success: true,
@@ -274,7 +306,5 @@ Deno.serve(async (req) => {
     );
   } catch (err) {
     return withHeaders(toErrorResponse(err), limitHeaders);
-  } finally {
-    release?.();
   }
 });
