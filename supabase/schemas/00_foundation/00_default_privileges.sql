@@ -1,9 +1,8 @@
--- DEFAULT PRIVILEGES ------------------------------------------------------------
--- Postgres grants EXECUTE on new functions to PUBLIC, and Supabase adds anon,
--- authenticated and service_role in schema public. We revoke both so each function
--- states its callers with its own `grant execute` (basejump does the same).
--- PUBLIC's grant is a global default: a per-schema default can only add to it,
--- so it is revoked without `in schema`.
+-- No new function is callable until its own `grant execute` says by whom
+-- (basejump does the same). Postgres grants EXECUTE on new functions to PUBLIC,
+-- and Supabase adds anon, authenticated and service_role in schema public; both
+-- are revoked. PUBLIC's grant is a global default: a per-schema default can
+-- only add to it, so it is revoked without `in schema`.
 alter default privileges revoke execute on functions from public;
 
 alter default privileges in schema public

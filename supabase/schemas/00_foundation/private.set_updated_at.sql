@@ -1,4 +1,4 @@
--- SHARED TRIGGERS -----------------------------------------------------------------
+-- The shared BEFORE UPDATE trigger behind tables' updated_at columns.
 create or replace function private.set_updated_at()
 returns trigger
 language plpgsql

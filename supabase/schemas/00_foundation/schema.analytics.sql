@@ -1,4 +1,3 @@
--- ANALYTICS -----------------------------------------------------------------------
 create schema if not exists analytics;
 
 comment on schema analytics is

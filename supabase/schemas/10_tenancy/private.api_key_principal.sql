@@ -1,3 +1,7 @@
+-- An API-key principal is set by edge functions for the transaction
+-- (meridian.principal). It is honoured only for trusted roles, so a user session
+-- cannot claim to be a key by setting the same variable.
+-- PL/pgSQL for the reason given in private.is_trusted_caller.sql.
 create or replace function private.api_key_principal()
 returns jsonb
 language plpgsql

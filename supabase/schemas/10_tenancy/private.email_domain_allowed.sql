@@ -1,4 +1,5 @@
--- RPC: INVITATIONS ----------------------------------------------------------------------
+-- Whether the email's domain may join the organization (any, while its
+-- allowed_email_domains is empty); asked by invite_member and accept_invitation.
 create or replace function private.email_domain_allowed(p_org_id uuid, p_email text)
 returns boolean
 language sql

@@ -1,6 +1,10 @@
--- enforce_member_rules as in 20261121230100, with the seat lock above.
--- Owners make owners; seats are enforced when a member becomes active. Trusted
--- callers (service role, migrations, cron) have no auth.uid() and pass.
+-- Trigger on organization_members (before insert, update, delete): owners make
+-- owners; seats are enforced when a member becomes active. Trusted callers
+-- (service role, migrations, cron) have no auth.uid() and pass.
+-- The seat check locks the organization FOR NO KEY UPDATE: FOR UPDATE would
+-- conflict with the KEY SHARE lock every foreign-key check on organizations
+-- takes, so an activation would wait for every ingestion batch in flight
+-- (tests/integration/member_activation_test.ts).
 create or replace function private.enforce_member_rules()
 returns trigger
 language plpgsql

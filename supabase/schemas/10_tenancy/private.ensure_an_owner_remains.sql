@@ -1,4 +1,6 @@
--- LAST OWNER: checked after the change, so role swaps within one statement work.
+-- Trigger on organization_members (after update, delete): an organization keeps
+-- an active owner. Checked after the change, so role swaps within one statement
+-- work.
 create or replace function private.ensure_an_owner_remains()
 returns trigger
 language plpgsql

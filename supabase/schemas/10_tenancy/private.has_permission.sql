@@ -1,4 +1,3 @@
--- PERMISSION CHECKS -----------------------------------------------------------------
 create or replace function private.has_permission(p_org_id uuid, p_permission text)
 returns boolean
 language plpgsql

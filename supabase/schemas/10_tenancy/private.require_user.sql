@@ -1,4 +1,3 @@
--- RPC: ORGANIZATIONS AND WORKSPACES ------------------------------------------------------
 create or replace function private.require_user()
 returns uuid
 language plpgsql

@@ -1,4 +1,3 @@
--- RPC: MEMBERS ---------------------------------------------------------------------------
 create or replace function public.change_member_role(p_org_id uuid, p_user_id uuid, p_role public.org_role)
 returns public.organization_members
 language plpgsql

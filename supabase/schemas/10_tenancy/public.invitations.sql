@@ -1,4 +1,3 @@
--- INVITATIONS ---------------------------------------------------------------------
 create table public.invitations (
   org_id uuid not null references public.organizations (id) on delete cascade,
   id uuid not null default gen_random_uuid(),

@@ -1,2 +1,1 @@
--- TYPES -------------------------------------------------------------------------
 create type public.org_plan as enum ('free', 'starter', 'professional', 'enterprise');

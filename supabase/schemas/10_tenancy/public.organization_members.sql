@@ -1,4 +1,6 @@
--- MEMBERS -------------------------------------------------------------------------
+-- Members with roles. The rules (owners make owners, an active owner remains,
+-- seats) are enforced by the triggers below, in the database, so no client can
+-- route around them.
 create table public.organization_members (
   org_id uuid not null references public.organizations (id) on delete cascade,
   user_id uuid not null references auth.users (id) on delete cascade,

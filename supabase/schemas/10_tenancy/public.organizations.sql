@@ -1,4 +1,4 @@
--- ORGANIZATIONS -------------------------------------------------------------------
+-- Tenants, modelled on basejump's accounts.
 create table public.organizations (
   id uuid primary key default gen_random_uuid(),
   name text not null constraint organizations_name_length
@@ -60,7 +60,6 @@ grant update (name, data_region, settings, sso_enforced, mfa_required,
               allowed_email_domains, audit_retention, audit_masked_keys)
   on public.organizations to authenticated;
 
--- ROW-LEVEL SECURITY -------------------------------------------------------------------
 alter table public.organizations enable row level security;
 
 create policy "Members can read their organizations"

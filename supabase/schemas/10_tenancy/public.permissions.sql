@@ -1,5 +1,6 @@
--- PERMISSION MATRIX ---------------------------------------------------------------
--- Reference tables (no org_id): the same for every tenant.
+-- The permission catalogue every policy and RPC asks about, through
+-- private.has_permission and org_ids_with_permission. A reference table (no
+-- org_id), the same for every tenant; its rows are in 90_reference_data.
 create table public.permissions (
   key text primary key constraint permissions_key_format check (key ~ '^[a-z_]+:[a-z_]+$'),
   description text not null

@@ -1,3 +1,5 @@
+-- The role matrix: a reference table (no org_id), the same for every tenant;
+-- its rows are in 90_reference_data.
 create table public.role_permissions (
   role public.org_role not null,
   permission text not null references public.permissions (key) on delete cascade,

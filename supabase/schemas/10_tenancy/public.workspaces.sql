@@ -1,4 +1,3 @@
--- WORKSPACES ----------------------------------------------------------------------
 create table public.workspaces (
   org_id uuid not null references public.organizations (id) on delete cascade,
   id uuid not null default gen_random_uuid(),

@@ -1,5 +1,5 @@
--- RPC -------------------------------------------------------------------------------
--- Security invoker: the policies above decide, so the function adds no privilege.
+-- Upserts the caller's view by name. Security invoker: the policies on
+-- saved_views decide, so the function adds no privilege.
 create or replace function public.save_view(p_name text, p_definition jsonb default '{}'::jsonb)
 returns public.saved_views
 language plpgsql

@@ -1,3 +1,6 @@
+-- A user's named dashboard filters: the first user-owned table, and the proof
+-- that row-level security holds end to end (PostgREST, supabase-js, RPC): each
+-- signed-in user sees and changes only their own views.
 create table public.saved_views (
   id uuid primary key default gen_random_uuid(),
   owner_id uuid not null default auth.uid()

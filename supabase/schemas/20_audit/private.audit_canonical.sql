@@ -1,3 +1,10 @@
+-- The canonical text of a row that its hash covers. Timestamps are rendered in
+-- UTC with a fixed format, so the text does not depend on session settings.
+-- It must return exactly the text it always has, or no earlier row of any chain
+-- would verify: supabase/tests/audit/audit_canonical.test.sql pins its output.
+-- PL/pgSQL so its plan is kept for the connection: as SQL it would not be
+-- inlined (it is immutable, to_char is stable) and would be planned again on
+-- every call.
 create or replace function private.audit_canonical(r public.audit_log)
 returns text
 language plpgsql

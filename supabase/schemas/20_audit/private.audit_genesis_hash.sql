@@ -1,3 +1,4 @@
+-- The prev_hash of an organization's first audit row.
 create or replace function private.audit_genesis_hash(p_org_id uuid)
 returns bytea
 language sql

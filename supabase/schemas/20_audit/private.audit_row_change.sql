@@ -1,5 +1,4 @@
--- GENERIC ROW TRIGGER ----------------------------------------------------------------
--- Attach to any tenant table:
+-- The generic audit trigger. Attach to any tenant table:
 --   audit_row_change(org column, id column, base risk [, 'ignored,columns'])
 -- The action is <table>.<insert|update|delete>; deletes count one risk level up.
 -- An update that changes only ignored columns (and updated_at) is not audited.

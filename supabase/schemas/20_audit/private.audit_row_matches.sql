@@ -1,4 +1,3 @@
--- FILTERS ------------------------------------------------------------------------------
 -- The filters search and export share. Immutable SQL with no SET search_path, so
 -- it inlines into their WHERE clauses (time range and org stay outside it, for
 -- partition pruning and the primary key).

@@ -1,4 +1,3 @@
--- MASKING ---------------------------------------------------------------------------
 create or replace function private.mask_sensitive(p_value jsonb, p_extra_keys text[] default '{}')
 returns jsonb
 language plpgsql

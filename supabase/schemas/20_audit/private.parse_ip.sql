@@ -1,6 +1,7 @@
--- REQUEST CONTEXT -----------------------------------------------------------------
 -- Client IPs come from headers a client can influence; a malformed one must not
--- fail the audited change, so it is dropped instead.
+-- fail the audited change, so it is dropped instead. Each call is a
+-- subtransaction (the EXCEPTION block), so ingest_batch casts a whole batch's
+-- addresses at once and falls back to this only when some value is no address.
 create or replace function private.parse_ip(p_value text)
 returns inet
 language plpgsql

@@ -1,4 +1,5 @@
--- APPEND-ONLY -----------------------------------------------------------------------
+-- Trigger on audit_log: rows are never updated, deleted or truncated; they leave
+-- only when retention drops their partition.
 create or replace function private.refuse_audit_change()
 returns trigger
 language plpgsql

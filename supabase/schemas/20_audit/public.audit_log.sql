@@ -1,3 +1,9 @@
+-- The audit trail (SOC 2 style: append-only, searchable, exportable, retained).
+-- Hash-chained per organization, so any edit or deletion of a row is detectable
+-- (verify_audit_chain). Rows enter only through private.append_audit: from the
+-- row trigger audit_row_change on every tenant table, and from the code paths
+-- that see logins, key failures and denials. Partitioned by month; a partition
+-- is dropped once all its rows are past retention_until (40_partitions).
 create table public.audit_log (
   org_id uuid not null,
   seq bigint not null,

@@ -1,4 +1,3 @@
--- EXPORT --------------------------------------------------------------------------------
 -- The rows an export streams (CSV through COPY, JSON Lines through a cursor), in
 -- chain order, hashes as hex so a reader can re-verify the chain offline.
 create or replace function public.audit_log_export(

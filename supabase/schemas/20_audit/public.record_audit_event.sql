@@ -1,4 +1,3 @@
--- EVENTS FROM CODE PATHS ----------------------------------------------------------------
 -- Edge functions record what no row trigger sees: logins, failed logins, key-use
 -- failures and permission denials (after the failed transaction, in a new one).
 create or replace function public.record_audit_event(

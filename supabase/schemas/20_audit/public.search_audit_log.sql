@@ -1,4 +1,3 @@
--- SEARCH --------------------------------------------------------------------------------
 -- Keyset pagination on (occurred_at, seq) descending: pass the last row's pair back.
 create or replace function public.search_audit_log(
   p_org_id uuid,

@@ -1,4 +1,3 @@
--- HELPERS ----------------------------------------------------------------------------
 create or replace function private.caller_permissions(p_org_id uuid)
 returns text[]
 language sql

@@ -1,6 +1,8 @@
--- VERIFICATION -------------------------------------------------------------------------
 -- Constant work for any input: one SHA-256 and one primary-key probe, whatever
 -- the shape of the string, so timing says nothing about which keys exist.
+-- Edge functions call it through _shared/auth.ts; ingestion, when Postgres
+-- decides rate limits, through private.admit_write_key (key check and admission
+-- in one round trip).
 create or replace function private.verify_api_key(p_secret text, p_client_ip inet default null)
 returns table (key_id uuid, org_id uuid, workspace_id uuid, kind public.api_key_kind,
                scopes text[], rate_limit_per_minute int, source_id uuid)

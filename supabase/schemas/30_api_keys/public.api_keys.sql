@@ -1,3 +1,8 @@
+-- API keys for servers and SDKs, after Stripe's: a visible prefix, the secret
+-- shown once and only its SHA-256 kept (private.api_key_secrets), rotation with
+-- a grace period, immediate revocation. `secret` keys (mk_live_/mk_test_) carry
+-- scopes from the permission catalogue; `write` keys (wk_live_/wk_test_) can
+-- only send events, for one source.
 create table public.api_keys (
   org_id uuid not null references public.organizations (id) on delete cascade,
   id uuid not null default gen_random_uuid(),

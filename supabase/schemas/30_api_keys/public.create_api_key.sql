@@ -1,4 +1,3 @@
--- RPC -----------------------------------------------------------------------------
 create or replace function public.create_api_key(
   p_org_id uuid,
   p_name text,

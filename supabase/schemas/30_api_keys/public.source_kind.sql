@@ -1,4 +1,2 @@
--- SOURCES ---------------------------------------------------------------------------
--- Where events come from (a website, a backend, an app), as in Segment. Write
--- keys are bound to one source, so every event knows its origin.
+-- What kind of client a source is (public.sources).
 create type public.source_kind as enum ('web', 'server', 'mobile');

@@ -1,3 +1,5 @@
+-- Where events come from (a website, a backend, an app), as in Segment. Write
+-- keys are bound to one source, so every event knows its origin.
 create table public.sources (
   org_id uuid not null references public.organizations (id) on delete cascade,
   id uuid not null default gen_random_uuid(),

@@ -1,6 +1,7 @@
--- LOGINS ------------------------------------------------------------------------
--- Custom access token hook: runs whenever Supabase Auth issues a token (sign-in
--- and refresh). Claims pass through unchanged; sign-ins are audited.
+-- Custom access token hook (config.toml [auth.hook.custom_access_token]): runs
+-- whenever Supabase Auth issues a token (sign-in and refresh), as
+-- supabase_auth_admin. Claims pass through unchanged; each sign-in is audited in
+-- every organization the user is an active member of.
 create or replace function public.custom_access_token_hook(event jsonb)
 returns jsonb
 language plpgsql
@@ -33,6 +34,7 @@ $$;
 comment on function public.custom_access_token_hook(jsonb) is
   'Supabase Auth hook: audits each sign-in in the user''s organizations; claims pass through.';
 
+-- Only Supabase Auth calls hooks (Supabase's documented grants).
 grant execute on function public.custom_access_token_hook(jsonb) to supabase_auth_admin;
 
 revoke execute on function public.custom_access_token_hook(jsonb) from authenticated, anon, public;

@@ -1,7 +1,8 @@
--- FAILED LOGINS -----------------------------------------------------------------
--- Password verification attempt hook: sees every password check. Failures are
--- audited; after 5 failures in 15 minutes further attempts are rejected, which
--- slows password guessing without locking the account for good.
+-- Password verification attempt hook (config.toml
+-- [auth.hook.password_verification_attempt]): Supabase Auth calls it as
+-- supabase_auth_admin for every password check. Failures are audited; after 5
+-- failures in 15 minutes further attempts are rejected, which slows password
+-- guessing without locking the account for good.
 create or replace function public.password_verification_attempt_hook(event jsonb)
 returns jsonb
 language plpgsql
@@ -46,6 +47,7 @@ $$;
 comment on function public.password_verification_attempt_hook(jsonb) is
   'Supabase Auth hook: audits failed password checks and rejects after 5 in 15 minutes.';
 
+-- Only Supabase Auth calls hooks (Supabase's documented grants).
 grant execute on function public.password_verification_attempt_hook(jsonb) to supabase_auth_admin;
 
 revoke execute on function public.password_verification_attempt_hook(jsonb) from authenticated, anon, public;

@@ -1,3 +1,10 @@
+-- Made as a table of its own, then attached: CREATE TABLE ... PARTITION OF
+-- takes ACCESS EXCLUSIVE on the parent, so making a partition (by the hourly job,
+-- or for an imported day during ingestion) would wait behind any long query on
+-- the parent and stall every read and write queued after it. ATTACH PARTITION
+-- takes SHARE UPDATE EXCLUSIVE, which reads and writes do not conflict with.
+-- LIKE copies columns, defaults, checks and generated columns; ATTACH builds the
+-- indexes and clones the row triggers (tests/integration/partition_locks_test.ts).
 create or replace function private.create_time_partition(p_parent regclass, p_from timestamptz)
 returns regclass
 language plpgsql

@@ -1,4 +1,8 @@
--- maintain_time_partitions as in 20261121230000, with the bounded wait to drop.
+-- Run hourly by pg_cron: for each registered table, makes the current
+-- partition and `premake` after it, and drops whole partitions past retention.
+-- A drop still needs ACCESS EXCLUSIVE on the parent (DETACH ... CONCURRENTLY
+-- cannot run in a function), so it waits at most 3 s and otherwise keeps the
+-- partition, with a warning, for the next run.
 create or replace function private.maintain_time_partitions()
 returns table (parent regclass, created int, dropped int)
 language plpgsql

@@ -1,3 +1,8 @@
+-- One registry, and one maintenance function (maintain_time_partitions, hourly
+-- by pg_cron), for every table range-partitioned by time: partitions are made
+-- ahead and dropped past retention. The rows are in
+-- 90_reference_data/private.time_partitioned_tables.sql.
+-- Not pg_partman: Debian ships 4.x and hosted Supabase 5.x, whose APIs differ.
 create table private.time_partitioned_tables (
   parent regclass primary key,
   partition_interval interval not null

@@ -6,7 +6,8 @@ create or replace function private.add_event_counts(p_counts jsonb, p_track bigi
 returns jsonb
 language sql
 immutable
--- No SET search_path: inlined into the profile fold (see 20261121231100).
+-- No SET search_path, so the planner can inline it into the profile fold: it
+-- names only pg_catalog objects, which are searched first.
 as $$
   select p_counts
     || case when p_track > 0 then ('{"track": '

@@ -1,3 +1,8 @@
+-- The ingest function's write-key check (verify_api_key) and rate-limit
+-- admission (admit_request) in one round trip and one commit, when Postgres
+-- decides rate limits (with Upstash, the function calls verify_api_key and
+-- admits in Redis). Both write only UNLOGGED tables, so the commit does not
+-- wait for the WAL; a refused key's audit record is logged and durable.
 create or replace function private.admit_write_key(p_secret text, p_client_ip text, p_endpoint text)
 returns table (key_id uuid, org_id uuid, kind public.api_key_kind, source_id uuid,
                allowed boolean, remaining int, reset_at timestamptz, retry_after_ms int,

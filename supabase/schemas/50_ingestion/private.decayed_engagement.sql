@@ -1,10 +1,13 @@
--- DECAY ------------------------------------------------------------------------------
+-- Raw engagement decays with a 14-day half-life: p_raw as of p_from, decayed to
+-- p_to. Double precision throughout (date_part, not extract): numeric power()
+-- made the decay a tenth of an ingestion batch (measured).
 create or replace function private.decayed_engagement(p_raw double precision, p_from timestamptz,
                                                       p_to timestamptz)
 returns double precision
 language sql
 immutable
--- No SET search_path: inlined into every ingested row (see 20261121231100).
+-- No SET search_path, so the planner can inline it into every ingested row: it
+-- names only pg_catalog objects, which are searched first.
 as $$
   select case when p_raw is null or p_raw = 0 or p_from is null or p_to is null then coalesce(p_raw, 0)
     else p_raw * pg_catalog.power(0.5::double precision,

@@ -2,7 +2,8 @@ create or replace function private.engagement_weight(p_type text, p_event text, 
 returns double precision
 language sql
 immutable
--- No SET search_path: inlined into every ingested row (see the note at the top).
+-- No SET search_path, so the planner can inline it into every ingested row: it
+-- names only pg_catalog objects, which are searched first.
 as $$
   select coalesce((p_weights ->> ('event:' || p_event))::double precision,
                   (p_weights ->> p_type)::double precision,

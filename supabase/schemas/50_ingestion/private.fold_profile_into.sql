@@ -1,4 +1,6 @@
--- Folds a merged profile's aggregates into its survivor.
+-- Folds a merged profile's aggregates into its survivor (resolve_profile, at each
+-- merge): counts, revenue and engagement add up; traits merge per key; seen
+-- times, touches and contact fields keep one side. unmerge_profiles undoes it.
 create or replace function private.fold_profile_into(p_org_id uuid, p_loser uuid, p_winner uuid)
 returns void
 language plpgsql

@@ -3,7 +3,8 @@ create or replace function private.identifier_priority(p_type text, p_priorities
 returns int
 language sql
 immutable
--- No SET search_path: inlined into every ingested row (see the note at the top).
+-- No SET search_path, so the planner can inline it into every ingested row: it
+-- names only pg_catalog objects, which are searched first.
 as $$
   select coalesce((p_priorities ->> p_type)::int,
     case when p_type = 'user_id' then 1

@@ -1,15 +1,61 @@
--- ingest_batch as in 20261122100000, with the four changes above.
+-- Stores one ingest request's batch in one transaction (called through
+-- private.ingest_batch_metered): dedupes it, resolves every message's
+-- identifiers to a profile (merging when they meet, within the organization's
+-- limits), inserts the events set-based, folds them into the profiles and
+-- records group calls.
+--
+-- p_messages come validated and enriched from the ingest edge function:
+-- message_id, type, event, timestamp (skew-corrected), sent_at, received_at,
+-- original_timestamp, user_id, anonymous_id, group_id, properties, traits,
+-- context, integrations, channel, utm_*, campaign_id, revenue, value, currency,
+-- browser, os, device_type, ip, and identifiers [{type, value}] as sent
+-- (previous_id for an alias). Normalizing, blocking and resolving happen here.
+--
+-- Why it is written this way (costs measured with `npm run bench`, see
+-- bench/README.md; behaviour pinned by supabase/tests/ingestion):
+-- - jit off and generic plans: see the SET clauses below.
+-- - One parse: jsonb_to_recordset into a typed private.ingest_message[] of the
+--   fields resolution and the fold need; only the events INSERT and the group
+--   step read the full messages again.
+-- - Numbered identifier sets: each distinct set gets a number 1..n (the rank
+--   of a text key that spells it unambiguously, compared bytewise) and its
+--   profile is v_set_pid[set_no]. Grouping and joining by the sets' jsonb
+--   spent its time comparing and hashing jsonb.
+-- - OFFSET 0 fences: the normalized identifier is computed once (conditions
+--   pushed down would each inline the normalization again), and each lookup
+--   of identities or profiles is an index probe per row from a LATERAL
+--   subquery, which even an empty table's estimates price below a scan (a
+--   generic plan made on a new project's empty tables lasts the connection).
+-- - Most sets resolve set-based (all known, or a lone new identifier); only
+--   those needing a decision (links, merges, limits) go to resolve_profile.
+-- - New profiles are inserted whole, after the aggregates are known, with
+--   their one identifier, not inserted empty and then updated. Safe because a
+--   "new" identifier is in no other set of the batch, and its advisory lock
+--   keeps other batches away until commit.
+-- - Existing profiles are locked in id order and updated by the TIDs locked (a
+--   join on id was rescanned per row). The lock also returns merged_into, so a
+--   merge a concurrent batch committed meanwhile redirects to the survivor.
+-- - HOT updates: of the indexed values, the fold moves last_seen_at on every
+--   event, and the index holds its 15-minute last_seen_bucket instead; with
+--   profiles' fillfactor 70 most updates stay on the page and write no index
+--   entry. It stamps updated_at = now() itself, so the trigger's WHEN skips it.
+-- - IP addresses are cast for the whole batch in one subtransaction;
+--   private.parse_ip (a subtransaction and a search_path change per call) runs
+--   only when some value is no address.
+-- - Batches without a group call (most) skip the group step.
+-- - Merges are audited at commit (profile_merges' deferred trigger), so the
+--   audit chain's head is not held through the rest of the batch.
 create or replace function private.ingest_batch(p_org_id uuid, p_source_id uuid, p_messages jsonb)
 returns jsonb
 language plpgsql
 set search_path = ''
--- JIT compiling these statements costs more than running them (tens of ms per
--- batch, measured): ingestion is many small statements, not analytics.
+-- JIT compiling these statements costs more than running them (measured):
+-- ingestion is many small statements, not analytics.
 set jit = off
 -- Generic plans, always. With a one-message batch a custom plan looks cheaper,
--- so the plan cache re-planned the profile fold on every call: 3.6 ms of
--- planning for 0.6 ms of work. Every statement here is written to plan the
--- same whatever the parameters (fences, TID and index probes).
+-- so the plan cache re-planned the larger statements on every call. Every
+-- statement here is written to plan the same whatever the parameters (fences,
+-- TID and index probes).
 set plan_cache_mode = force_generic_plan
 as $$
 declare

@@ -1,3 +1,6 @@
+-- last_seen_at rounded down to 15 minutes: profiles.last_seen_bucket, the
+-- indexed order of search_profiles. Indexing the bucket rather than
+-- last_seen_at, which every event moves, keeps ingestion's profile updates HOT.
 -- The bucket's width in one place: the column and search_profiles' cursor.
 -- Immutable (date_bin on timestamptz does not depend on the time zone), as a
 -- generated column requires.

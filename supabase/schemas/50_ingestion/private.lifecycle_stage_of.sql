@@ -3,7 +3,8 @@ create or replace function private.lifecycle_stage_of(p_revenue numeric, p_ident
 returns public.lifecycle_stage
 language sql
 immutable
--- No SET search_path: inlined into the profile fold (see 20261121231100).
+-- No SET search_path, so the planner can inline it into the profile fold: it
+-- names only pg_catalog objects, which are searched first.
 as $$
   select case
     when p_revenue > 0 then 'customer'::public.lifecycle_stage

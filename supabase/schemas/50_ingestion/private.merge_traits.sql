@@ -1,3 +1,10 @@
+-- Merges two trait sets key by key: the value with the later timestamp wins. A
+-- key in the timestamps but not in the traits was $unset; its stamp is kept so
+-- an older value arriving later does not bring it back.
+-- plpgsql, not SQL: an aggregate over the keys cannot be inlined, and plpgsql
+-- keeps its plan for the connection where a SQL function is planned again on
+-- every call (each merge calls it through fold_profile_into, from a statement
+-- of its own).
 create or replace function private.merge_traits(
   p_traits jsonb, p_stamps jsonb, p_new_traits jsonb, p_new_stamps jsonb
 )

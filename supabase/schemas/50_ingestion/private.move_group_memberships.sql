@@ -1,3 +1,9 @@
+-- Moves one profile's group memberships to another (a merge, from
+-- resolve_profile) and returns them as they were, for
+-- profile_merges.moved_memberships, so unmerge_profiles can give them back. A
+-- group both belong to keeps one membership spanning both. plpgsql so its
+-- plans last the connection: a SQL function that cannot be inlined is
+-- planned again on every call.
 create or replace function private.move_group_memberships(p_org_id uuid, p_from uuid, p_to uuid)
 returns jsonb
 language plpgsql

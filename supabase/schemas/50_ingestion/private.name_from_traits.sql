@@ -5,7 +5,8 @@ create or replace function private.name_from_traits(p_traits jsonb)
 returns text
 language sql
 immutable
--- No SET search_path: inlined into the profile fold (see 20261121231100).
+-- No SET search_path, so the planner can inline it into the profile fold: it
+-- names only pg_catalog objects, which are searched first.
 as $$
   select coalesce(p_traits ->> 'name',
                   nullif(pg_catalog.btrim(pg_catalog.substr(

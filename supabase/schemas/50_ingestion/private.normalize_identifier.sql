@@ -2,7 +2,8 @@ create or replace function private.normalize_identifier(p_type text, p_value tex
 returns text
 language sql
 immutable
--- No SET search_path: inlined into every ingested row (see the note at the top).
+-- No SET search_path, so the planner can inline it into every ingested row: it
+-- names only pg_catalog objects, which are searched first.
 -- One expression, no FROM, so it inlines; emails must look like a@b.
 as $$
   select case

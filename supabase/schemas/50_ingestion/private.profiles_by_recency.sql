@@ -1,7 +1,9 @@
 -- Profiles newest activity first, after the cursor: search_profiles' listing
 -- (also by trait value, matched while walking). Full sorts are off here, so
 -- the plan is the bucket index read backwards, sorted a bucket at a time,
--- whatever the organization's estimate (see above).
+-- whatever the organization's estimate: profiles.org_id is not analyzed, so
+-- the planner may expect a page to scan a few dozen rows and rather read the
+-- whole organization and sort it.
 create or replace function private.profiles_by_recency(
   p_org_id uuid,
   p_trait text,

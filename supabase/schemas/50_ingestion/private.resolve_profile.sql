@@ -1,5 +1,11 @@
--- resolve_profile as in 20261121231100, with the merged profile's memberships moved
--- and recorded with its identities.
+-- Resolves one set of identifiers (normalized, unblocked, strongest first) to a
+-- profile: none known -> a new profile; one -> it; several -> the younger ones
+-- merge into the oldest, their identities and group memberships moving to it
+-- and recorded in profile_merges (for unmerge_profiles). When attaching or
+-- merging would give a profile more identifiers of a type than its limit
+-- allows, the weakest identifier is dropped (recorded in identity_conflicts)
+-- and matching starts again, as Segment Unify does. ingest_batch calls it only
+-- for the identifier sets that need such a decision.
 create or replace function private.resolve_profile(
   p_org_id uuid,
   p_ids jsonb,                -- [{"type": ..., "value": ...}] strongest first

@@ -1,3 +1,5 @@
+-- Event counts per type less those taken out (unmerge_profiles: the merged
+-- profile's counts, and those of the events that go back to it).
 create or replace function private.subtract_event_counts(p_counts jsonb, p_taken jsonb)
 returns jsonb
 language sql

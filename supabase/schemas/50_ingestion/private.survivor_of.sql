@@ -1,3 +1,6 @@
+-- The live profile a profile id stands for: itself, or the survivor it was
+-- merged into (a merge repoints the profiles merged into the loser, so
+-- merged_into names a live profile).
 create or replace function private.survivor_of(p_org_id uuid, p_profile_id uuid)
 returns uuid
 language sql

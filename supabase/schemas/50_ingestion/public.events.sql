@@ -1,4 +1,6 @@
--- EVENTS ------------------------------------------------------------------------------
+-- Every accepted message. Range-partitioned by day on its timestamp: partitions
+-- are made ahead and dropped past retention (private.time_partitioned_tables),
+-- and ingest_batch makes a missing day's for historical timestamps.
 create table public.events (
   org_id uuid not null,
   timestamp timestamptz not null,

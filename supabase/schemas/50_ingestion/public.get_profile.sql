@@ -1,4 +1,7 @@
--- get_profile as in 20261121231200, with the profile's groups.
+-- One profile for web clients (customers:read): the survivor of the id given,
+-- with its identities, groups, latest events and engagement score as of now.
+-- Security invoker, so RLS decides what is seen; the private helpers it calls
+-- are therefore granted to authenticated.
 create or replace function public.get_profile(p_org_id uuid, p_profile_id uuid)
 returns jsonb
 language plpgsql

@@ -1,3 +1,6 @@
+-- Which profile belongs to which group, from group calls. A merge moves the
+-- merged profile's memberships to the survivor (move_group_memberships) and
+-- records them in profile_merges.moved_memberships for unmerge_profiles.
 create table public.group_memberships (
   org_id uuid not null,
   group_id text not null,

@@ -1,4 +1,6 @@
--- TABLES ----------------------------------------------------------------------------------
+-- An organization's accounts (a company, team or project) as Segment's group
+-- call names them by groupId, with the traits group calls carry merged per key
+-- (latest message wins, as for profiles). Written by ingest_batch.
 create table public.groups (
   org_id uuid not null references public.organizations (id) on delete cascade,
   group_id text not null constraint groups_group_id_length check (char_length(group_id) between 1 and 512),

@@ -2,12 +2,14 @@
 -- proves it (an identity's profile is in the same organization, and deleting
 -- the organization cascades through profiles). The second key cost a check and
 -- a KEY SHARE lock on the same organization row in every concurrent batch
--- (identity_keys.test.sql pins the guarantees).
+-- (identity_keys.test.sql pins the guarantees). PostgREST therefore embeds an
+-- identity's organization through its profile.
 create table public.identities (
   org_id uuid not null,
   -- Time-ordered (UUIDv7): new keys land at the right edge of the indexes.
   id uuid not null default private.uuid_v7(),
-  -- Identifiers compare bytewise: equality is all that is asked of them.
+  -- Identifiers compare bytewise: equality is all that is asked of them, and a
+  -- memcmp is cheaper than the locale's comparison on every b-tree probe.
   type text collate "C" not null constraint identities_type_check
     check (type in ('user_id', 'anonymous_id', 'email', 'phone', 'device_id')
            or type ~ '^external:[a-z0-9_]{1,40}$'),

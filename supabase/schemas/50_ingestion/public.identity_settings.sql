@@ -1,4 +1,3 @@
--- SETTINGS ------------------------------------------------------------------------
 -- Per-organization identity rules (Segment Unify's identity resolution settings).
 -- Absent row = Segment's defaults.
 create table public.identity_settings (

@@ -32,6 +32,11 @@ create policy "Customer readers can read merges"
   on public.profile_merges for select to authenticated
   using (org_id = any ((select private.org_ids_with_permission('customers:read'))::uuid[]));
 
+-- Merges and unmerges are what admins ask about; ingestion's own writes to
+-- profiles and identities are not audited row by row. Audited as the batch
+-- commits (deferred): appending to the audit chain locks the organization's
+-- chain head until commit, so a merge audited when it happened held it through
+-- the rest of its batch. A merge rolled back with its batch is not audited.
 create constraint trigger profile_merges_audit after insert or update on public.profile_merges
   deferrable initially deferred
   for each row execute function private.audit_row_change('org_id', 'id', 'low');

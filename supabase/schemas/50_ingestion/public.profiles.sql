@@ -68,15 +68,23 @@ create policy "Customer readers can read profiles"
 -- estimated at one row once ANALYZE has seen all the others.
 alter table public.profiles alter column org_id set statistics 0;
 
+-- A writer that stamps now() itself (ingestion) skips the trigger; any other
+-- value, forged or stale, is still overwritten.
 create trigger profiles_set_updated_at before update on public.profiles
   for each row when (new.updated_at is distinct from now())
   execute function private.set_updated_at();
 
+-- search_profiles' email prefix: lower(email) under "C", where a LIKE prefix
+-- is a range of the index (not under the database's linguistic collation).
+-- Profiles without an email (anonymous visitors) get no entry.
 create index profiles_org_email_idx on public.profiles (org_id, (lower(email) collate "C"))
   where merged_into is null and email is not null;
 
 comment on column public.profiles.last_seen_bucket is
   'last_seen_at rounded down to 15 minutes, the indexed order of search_profiles: it changes rarely, so ingestion''s updates stay HOT.';
 
+-- search_profiles' newest-first pages read it backwards. It holds the bucket,
+-- not last_seen_at, so ingestion's updates stay HOT; ascending, so the entries
+-- a batch adds land at the end of the organization's range.
 create index profiles_org_last_seen_bucket_idx on public.profiles (org_id, last_seen_bucket)
   where merged_into is null;

@@ -1,3 +1,6 @@
+-- Profiles for web clients (customers:read), newest activity first, in keyset
+-- pages, by email prefix or trait value. The prefix is matched as typed (LIKE's
+-- own characters escaped). Security invoker: RLS decides what is seen.
 create or replace function public.search_profiles(
   p_org_id uuid,
   p_email text default null,
@@ -12,6 +15,9 @@ language plpgsql
 stable
 security invoker
 set search_path = ''
+-- Planned per call: a rare prefix is best read from the email index, a common
+-- one or a trait filter by walking the newest profiles to the page size; a
+-- generic plan cannot see the prefix.
 set plan_cache_mode = force_custom_plan
 as $$
 declare

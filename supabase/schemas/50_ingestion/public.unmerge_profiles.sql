@@ -1,5 +1,13 @@
--- unmerge_profiles as in 20261122150000, with the EVENTS step after NUMBERS, and
--- the FIELDS and GROUPS steps after POINTERS.
+-- Undoes a profile merge: merges are reversible by an admin (privacy:manage,
+-- checked first, as this is a security definer). The survivor may have been
+-- merged in turn since, so it works from where things are now: the holder, the
+-- end of the survivor's chain of later merges, gives back identities and
+-- memberships, and ingestion's locks on the holder's identifiers keep batches
+-- from merging it meanwhile (two unmerges on one chain take turns). Then, step
+-- by step: the numbers the merged profile brought, the events written to the
+-- chain while the merge stood, pointers, the survivors' fields that were the
+-- merged profile's, its own row, and groups.
+-- Tests: supabase/tests/ingestion/unmerge_*.test.sql.
 create or replace function public.unmerge_profiles(p_org_id uuid, p_merge_id uuid)
 returns public.profile_merges
 language plpgsql

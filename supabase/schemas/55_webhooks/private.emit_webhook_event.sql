@@ -1,4 +1,5 @@
--- The one way rows enter the outbox.
+-- The one way rows enter the webhook outbox (public.webhook_events), in the
+-- transaction of the change they report. Plan quotas are the first emitter.
 create or replace function private.emit_webhook_event(p_org_id uuid, p_type text, p_payload jsonb)
 returns uuid
 language sql

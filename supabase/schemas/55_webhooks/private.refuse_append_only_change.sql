@@ -1,5 +1,5 @@
--- For every append-only table from here on (audit_log keeps its own, older
--- copy): the message names the table.
+-- The trigger for append-only tables (audit_log keeps its own, older copy):
+-- the message names the table.
 create or replace function private.refuse_append_only_change()
 returns trigger
 language plpgsql

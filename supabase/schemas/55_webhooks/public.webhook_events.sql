@@ -1,3 +1,7 @@
+-- The webhook outbox: state changes other systems care about, written in the
+-- transaction of the change (private.emit_webhook_event). Delivery (endpoints,
+-- fan-out, Svix-style attempts in their own table) is to read it on its own
+-- cursor with FOR UPDATE SKIP LOCKED, so rows here never change.
 -- No foreign key to organizations: an append-only table cannot take a cascading
 -- delete, so, like audit rows, events outlive their organization until
 -- retention drops their partition.

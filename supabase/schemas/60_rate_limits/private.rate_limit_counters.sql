@@ -1,8 +1,8 @@
--- STATE ------------------------------------------------------------------------------
+-- Sliding-window counts per bucket (see public.check_rate_limit).
 -- UNLOGGED: no WAL, so a decision costs no fsync. The price: after a crash the
 -- table is empty and every limit starts afresh. That is acceptable for rate
 -- limits (they protect over seconds and minutes); quotas, which must survive,
--- live in a logged table (plan_quotas migration).
+-- live in a logged table (public.usage_counters).
 -- fillfactor leaves room for HOT updates: only `key` is indexed and never changes.
 create unlogged table private.rate_limit_counters (
   key text primary key,

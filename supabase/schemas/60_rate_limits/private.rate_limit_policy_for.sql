@@ -4,6 +4,7 @@
 -- level an exact endpoint beats '*', and a per-caller scope beats 'org'. A scope
 -- applies only when the principal has it (no IP bucket without an IP). A tenant's
 -- api_keys.rate_limit_per_minute applies when it is stricter than the policy.
+-- With Upstash configured, the edge reads the policy here and decides in Redis.
 create or replace function private.rate_limit_policy_for(p_principal jsonb, p_endpoint text)
 returns table (policy_id uuid, scope public.rate_limit_scope, request_limit int, window_ms int,
                bucket text)

@@ -1,10 +1,19 @@
--- DECISION ---------------------------------------------------------------------------
+-- The rate-limit decision: a sliding window, as @upstash/ratelimit's
+-- slidingWindow. Windows are aligned to the epoch, and a call is admitted when
+--   ceil(previous * (window - elapsed) / window) + current + cost <= limit
+-- where previous is the last window's count. Chosen over GCRA because it is
+-- the Upstash path's algorithm, so both paths answer alike and a fallback from
+-- Redis can carry the count over (rate_limit_carry_over); and because it never
+-- admits more than the limit in any fixed window, which is what a plan
+-- promises ("1000 requests per second").
+--
 -- One plpgsql function holding one statement. The decision is on the hot path of
 -- every request and each call is its own transaction, where plpgsql re-prepares
 -- every expression it evaluates: so the clock and all the arithmetic live in the
 -- statement, and only the argument check is a plpgsql expression. Tests move
 -- time by ageing a bucket's stored window (whole windows) and check the
--- within-window arithmetic on the pure helpers above at fixed instants.
+-- within-window arithmetic on the pure sliding_window_* helpers at fixed
+-- instants.
 create or replace function public.check_rate_limit(
   p_key text, p_limit int, p_window_ms int, p_cost int default 1,
   out allowed boolean, out remaining int, out reset_at timestamptz, out retry_after_ms int)

@@ -1,7 +1,8 @@
--- ADMISSION --------------------------------------------------------------------------
--- The one call an edge function makes before any work when Postgres decides:
--- the policy, the rate-limit decision and, for metered calls, the quota, in one
--- round trip. A quota refusal raises MQ001 and rolls the rate-limit hit back.
+-- The one call an edge function makes before any work when Postgres decides
+-- rate limits (see _shared/rate_limit.ts): the policy, the rate-limit decision
+-- and, for metered calls, the quota, in one round trip. A quota refusal raises
+-- MQ001 and rolls the rate-limit hit back. With Upstash configured, the edge
+-- decides in Redis and reads only the policy (rate_limit_policy_for).
 create or replace function private.admit_request(p_principal jsonb, p_endpoint text, p_cost int default 1,
                                       p_meter public.usage_metric default null)
 returns table (allowed boolean, remaining int, reset_at timestamptz, retry_after_ms int,

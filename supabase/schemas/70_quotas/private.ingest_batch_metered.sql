@@ -1,4 +1,6 @@
--- Ingestion counts the events it stored (duplicates are not new work).
+-- The ingest function's one call per batch: private.ingest_batch within the
+-- events quota. Ingestion counts the events it stored (duplicates are not new
+-- work).
 create or replace function private.ingest_batch_metered(p_org_id uuid, p_source_id uuid, p_messages jsonb)
 returns jsonb
 language plpgsql

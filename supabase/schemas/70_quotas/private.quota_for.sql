@@ -1,9 +1,8 @@
--- These helpers are plpgsql, not SQL: an SQL function with SET search_path is
--- planned afresh on every call (measured at 0.3-0.45 ms each), and plpgsql
--- keeps its plans. get_usage reads them; metering, which runs in every
--- ingestion transaction, reads everything at once through quota_state below.
-
 -- The quota in force: the organization's override, else its plan's, else none.
+-- plpgsql, not SQL: an SQL function with SET search_path is planned afresh on
+-- every call (measured), and plpgsql keeps its plans. get_usage reads it;
+-- metering, which runs in every ingestion transaction, reads everything at
+-- once through quota_state.
 create or replace function private.quota_for(p_org_id uuid, p_metric public.usage_metric, p_period public.quota_period,
                                   out quota bigint, out hard boolean, out limited boolean)
 language plpgsql

@@ -1,4 +1,4 @@
--- FUNCTIONS --------------------------------------------------------------------------
+-- Quota periods are UTC days and months.
 create or replace function private.quota_period_start(p_period public.quota_period, p_at timestamptz default now())
 returns date
 language plpgsql

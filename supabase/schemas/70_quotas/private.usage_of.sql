@@ -1,3 +1,5 @@
+-- Usage of a metric in one period: the sum of its counter slots. plpgsql, as
+-- quota_for, so its plan is kept rather than made again on every call.
 create or replace function private.usage_of(p_org_id uuid, p_metric public.usage_metric,
                                  p_period public.quota_period, p_period_start date)
 returns bigint

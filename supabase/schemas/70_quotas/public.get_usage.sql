@@ -1,3 +1,6 @@
+-- Usage against the quota in force, per metric and period, for an
+-- organization's members. Security definer: its first statement checks
+-- org:read.
 create or replace function public.get_usage(p_org_id uuid)
 returns table (metric public.usage_metric, period public.quota_period, period_start date,
                resets_at timestamptz, used bigint, quota bigint, hard boolean, percent_used numeric)

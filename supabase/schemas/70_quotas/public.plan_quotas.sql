@@ -1,4 +1,4 @@
--- LIMITS -----------------------------------------------------------------------------
+-- Each plan's quotas (rows in supabase/schemas/90_reference_data).
 -- A hard quota refuses work once reached; a soft one only notifies.
 create table public.plan_quotas (
   plan public.org_plan not null,

@@ -1,4 +1,5 @@
--- USAGE ------------------------------------------------------------------------------
+-- Durable usage counts, incremented in the transaction of the work they count
+-- (private.meter_usage) and checked against the quotas.
 -- Each increment goes to one of 8 slots chosen by backend, so concurrent
 -- ingestion batches of one organization do not queue on one row lock until
 -- commit; readers sum the slots.

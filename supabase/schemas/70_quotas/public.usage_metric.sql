@@ -1,1 +1,2 @@
+-- What quotas meter.
 create type public.usage_metric as enum ('events', 'api_calls', 'webhook_deliveries');

@@ -1,4 +1,5 @@
--- USAGE FOR ADMINS AND ANALYSTS ------------------------------------------------------
+-- Daily usage for admins and analysts, the counter slots summed.
+-- security_invoker, so usage_counters' RLS applies to whoever reads it.
 create view analytics.usage_daily
 with (security_invoker = true)
 as

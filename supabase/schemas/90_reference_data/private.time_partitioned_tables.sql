@@ -4,6 +4,7 @@ insert into private.time_partitioned_tables (parent, partition_interval, premake
   ('public.audit_log', '1 mon', 3, null, 'retention_until'),
   ('public.events', '1 day', 7, '2 years', null),
   ('private.ingested_messages', '1 day', 2, '2 days', null),
+  -- Customers replay webhook events up to 90 days, as Svix keeps messages.
   ('public.webhook_events', '1 mon', 3, '90 days', null)
 on conflict (parent) do update set
   partition_interval = excluded.partition_interval,

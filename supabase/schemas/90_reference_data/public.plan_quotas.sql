@@ -9,6 +9,7 @@ insert into public.plan_quotas (plan, metric, period, quota, hard) values
   ('professional', 'events', 'month', 10000000, true),
   ('professional', 'api_calls', 'day', 1000000, true),
   ('professional', 'webhook_deliveries', 'month', 1000000, true),
+  -- Enterprise contracts bill overage rather than refuse work: soft quotas.
   ('enterprise', 'events', 'month', 100000000, false),
   ('enterprise', 'api_calls', 'day', 10000000, false),
   ('enterprise', 'webhook_deliveries', 'month', 10000000, false)

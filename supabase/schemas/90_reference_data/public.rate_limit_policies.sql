@@ -1,5 +1,8 @@
 -- The default rate limits of each plan, and the limits that apply when no plan is known.
--- Organization and API-key overrides are rows that organizations add themselves.
+-- Organization and API-key overrides are rows Meridian's operators add (service
+-- role). Segment publishes about 1,000 requests/s per workspace for its tracking
+-- API (the ingest rows); the other functions are management APIs, limited per
+-- caller.
 insert into public.rate_limit_policies (plan, org_id, api_key_id, scope, endpoint, request_limit, window_ms) values
   ('free', null, null, 'org', 'ingest', 100, 1000),
   ('free', null, null, 'api_key', '*', 10, 1000),

@@ -1,3 +1,4 @@
+-- Hourly: make time partitions ahead and drop expired ones.
 select cron.schedule(
   'meridian-maintain-time-partitions',
   '17 * * * *',
