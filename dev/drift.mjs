@@ -126,6 +126,9 @@ export function referenceTables() {
 
 // Columns whose value is the time or a random id of the load, not data.
 async function referenceRows(sql, table) {
+  const [{ exists }] =
+    await sql`select to_regclass(${table}) is not null as exists`;
+  if (!exists) return ["(no such table)"];
   const cols = await sql`
     select a.attname
     from pg_catalog.pg_attribute a

@@ -70,7 +70,13 @@ function proxy(req, res, { port, path, headers }) {
     path,
     headers: {
       ...headers,
-      "x-forwarded-for": req.socket.remoteAddress ?? "",
+      // Appended, as Supabase's gateway and every proxy do: the functions take
+      // the right-most entry as the client (MERIDIAN_TRUSTED_PROXY_HOPS).
+      "x-forwarded-for": [
+        req.headers["x-forwarded-for"],
+        req.socket.remoteAddress,
+      ]
+        .filter(Boolean).join(", "),
       "x-forwarded-host": req.headers.host ?? "",
       "x-forwarded-proto": "http",
     },

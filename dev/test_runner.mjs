@@ -76,6 +76,13 @@ async function staticChecks(state) {
     },
   );
   await check(
+    "Supabase advisors: no warning (supabase db advisors)",
+    async () => {
+      const { checkAdvisors } = await import("./advisors.mjs");
+      return checkAdvisors(state.dbPort);
+    },
+  );
+  await check(
     "supabase db lint (plpgsql_check)",
     async () =>
       (await run(SUPABASE_CLI, [

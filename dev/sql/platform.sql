@@ -31,6 +31,11 @@ alter default privileges for role postgres in schema extensions
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists "uuid-ossp" with schema extensions;
 create extension if not exists pg_stat_statements with schema extensions;
+-- A hosted project enables pg_cron in pg_catalog (Supabase's docs: "create
+-- extension pg_cron with schema pg_catalog"); made here the same way, so the
+-- migrations' `create extension if not exists pg_cron` finds it and it never
+-- lands in public (Supabase's advisor 0014, extension_in_public).
+create extension if not exists pg_cron with schema pg_catalog;
 
 -- PUBLIC SCHEMA GRANTS (as on a hosted project) -------------------------------
 grant usage on schema public to postgres, anon, authenticated, service_role;

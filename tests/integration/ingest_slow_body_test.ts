@@ -28,6 +28,15 @@ async function stallingRequest(
   return { conn, answer };
 }
 
+function closeIfOpen(conn: Deno.TcpConn) {
+  try {
+    conn.close();
+  } catch (err) {
+    // Already closed after the server's answer: that is what we expect.
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
+  }
+}
+
 Deno.test("slow bodies neither block other clients nor hang: 408 after the deadline", async () => {
   const sql = adminSql();
   const ingest = await startFunction("ingest", {
@@ -77,14 +86,7 @@ Deno.test("slow bodies neither block other clients nor hang: 408 after the deadl
                              where org_id = ${target.orgId}`;
     assert.deepEqual(stored.map((e) => e.message_id), ["served"]);
   } finally {
-    for (const s of stalled) {
-      try {
-        s.conn.close();
-      } catch (err) {
-        // Already closed by the server's answer: that is what we expect.
-        if (!(err instanceof Deno.errors.BadResource)) throw err;
-      }
-    }
+    for (const s of stalled) closeIfOpen(s.conn);
     await ingest.stop();
     await sql.end();
   }

@@ -39,6 +39,7 @@ Deno.test("Postgres errors map by SQLSTATE and keep our RAISE messages", async (
     ["22023", 400, "invalid_input"],
     ["22001", 400, "invalid_input"], // class 22 fallback
     ["P0002", 404, "not_found"],
+    ["PT404", 404, "not_found"],
     ["08006", 503, "database_unavailable"],
   ];
   for (const [code, status, name] of cases) {

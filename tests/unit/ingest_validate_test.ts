@@ -129,3 +129,105 @@ Deno.test("the message limit counts UTF-8 bytes, not characters", () => {
   assert.ok(JSON.stringify(under).length * 3 > MAX_MESSAGE_BYTES);
   assert.ok(validateMessage(under, 0, {}).message);
 });
+
+// Issue 26, items 4, 5, 13 and 14: one bad message is refused with its field
+// named, never a 500 for the batch and never a value changed silently.
+Deno.test("contact fields and identifiers that no index takes are refused, naming the field", () => {
+  const objectEmail = { nested: "x".repeat(3000) };
+  assert.deepEqual(
+    fieldsAndRules({
+      ...track,
+      type: "identify",
+      traits: { email: objectEmail },
+    })
+      ?.map((d) => d[0]),
+    ["traits.email"],
+  );
+  assert.deepEqual(
+    fieldsAndRules({ ...track, context: { traits: { email: objectEmail } } })
+      ?.map((d) => d[0]),
+    ["context.traits.email"],
+  );
+  assert.deepEqual(
+    fieldsAndRules({ ...track, context: { traits: { phone: ["555"] } } })
+      ?.map((d) => d[0]),
+    ["context.traits.phone"],
+  );
+  assert.deepEqual(
+    fieldsAndRules({ ...track, context: { device: { id: "d".repeat(513) } } })
+      ?.map((d) => d[0]),
+    ["context.device.id"],
+  );
+  assert.deepEqual(
+    fieldsAndRules({
+      ...track,
+      context: {
+        externalIds: [{ type: "crm", id: "ok" }, { type: "crm", id: {} }],
+      },
+    })?.map((d) => d[0]),
+    ["context.externalIds.1.id"],
+  );
+  // The batch's context reaches each message, and is checked there.
+  assert.deepEqual(
+    fieldsAndRules(track, { context: { traits: { email: 42 } } })?.map((d) =>
+      d[0]
+    ),
+    ["context.traits.email"],
+  );
+  for (
+    const ok of [{ email: "a@b.example", phone: 5551234 }, { email: null }]
+  ) {
+    assert.ok(
+      validateMessage({ ...track, type: "identify", traits: ok }, 0, {})
+        .message,
+    );
+  }
+});
+
+Deno.test("a date-time Postgres cannot store (year 0000) is refused in every timestamp field", () => {
+  for (const field of ["timestamp", "sentAt", "originalTimestamp"]) {
+    const [detail] = fieldsAndRules({
+      ...track,
+      [field]: "0000-01-01T00:00:00Z",
+    })!;
+    assert.equal(detail[0], field);
+    assert.match(String(detail[2]), /between the years 0001 and 9999/);
+  }
+  assert.ok(
+    validateMessage(
+      { ...track, originalTimestamp: "0001-01-01T00:00:00Z" },
+      0,
+      {},
+    )
+      .message,
+  );
+});
+
+Deno.test("numbers beyond a double and __proto__ keys are refused with their path", () => {
+  const parsed = JSON.parse(
+    '{"type":"track","userId":"u1","event":"Paid","properties":{"revenue":1e400}}',
+  );
+  assert.deepEqual(fieldsAndRules(parsed)?.map((d) => d.slice(0, 2)), [[
+    "properties.revenue",
+    "finite_number",
+  ]]);
+  const proto = JSON.parse(
+    '{"type":"track","userId":"u1","event":"E","properties":{"a":[{"__proto__":{"x":1}}]}}',
+  );
+  assert.deepEqual(fieldsAndRules(proto)?.map((d) => d.slice(0, 2)), [[
+    "properties.a.0.__proto__",
+    "reserved_key",
+  ]]);
+});
+
+Deno.test("a message already measured as sent is not measured again", () => {
+  // A single-message body of exactly the limit, as sent: the function adds
+  // its type, which must not push it over.
+  const body = { userId: "u1", event: "E", properties: { blob: "" } };
+  const room = MAX_MESSAGE_BYTES - JSON.stringify(body).length;
+  body.properties.blob = "x".repeat(room);
+  assert.equal(JSON.stringify(body).length, MAX_MESSAGE_BYTES);
+  const item = { ...body, type: "track" };
+  assert.ok(validateMessage(item, 0, {}).rejected, "re-measured, it is over");
+  assert.ok(validateMessage(item, 0, {}, { measured: true }).message);
+});

@@ -68,11 +68,45 @@ export function parseIp(value: string | null | undefined): string | null {
   }
 }
 
+// How many proxies in front of the functions append to X-Forwarded-For.
+// Supabase's gateway (and dev/gateway.mjs) appends the address it received the
+// request from, so the client is the right-most entry; behind one more proxy
+// of yours that appends too (a CDN), set 2. Everything left of that is
+// whatever the client wrote, and never trusted.
+const TRUSTED_PROXY_HOPS = trustedProxyHops();
+
+function trustedProxyHops(): number {
+  const raw = Deno.env.get("MERIDIAN_TRUSTED_PROXY_HOPS") ?? "1";
+  const hops = Number(raw);
+  if (!Number.isInteger(hops) || hops < 1) {
+    throw new Error(
+      `MERIDIAN_TRUSTED_PROXY_HOPS must be a positive integer, not "${raw}"`,
+    );
+  }
+  return hops;
+}
+
+/**
+ * The client's address: the entry the outermost trusted proxy added, counted
+ * from the right. Null when there is none or it is no address; callers that
+ * limit by address must then treat the request as UNPARSEABLE_CLIENT (one
+ * shared bucket), never as unlimited.
+ */
+export function clientIp(
+  forwardedFor: string | null | undefined,
+  hops = TRUSTED_PROXY_HOPS,
+): string | null {
+  const entries = (forwardedFor ?? "").split(",").map((e) => e.trim());
+  if (entries.length < hops) return null;
+  return parseIp(entries[entries.length - hops]);
+}
+
+/** The rate-limit bucket of every request whose address could not be read. */
+export const UNPARSEABLE_CLIENT = "unparseable";
+
 export function requestContext(req: Request): RequestContext {
-  const forwarded = req.headers.get("x-forwarded-for");
   return {
-    // The first hop is the client; a malformed value is dropped, not trusted.
-    ip: parseIp(forwarded?.split(",")[0]),
+    ip: clientIp(req.headers.get("x-forwarded-for")),
     userAgent: req.headers.get("user-agent"),
     requestId: req.headers.get("x-request-id") ?? crypto.randomUUID(),
   };
@@ -121,6 +155,12 @@ async function verifyUserToken(token: string): Promise<JWTPayload> {
   }
 }
 
+function hasAudience(claims: JWTPayload, audience: string): boolean {
+  return Array.isArray(claims.aud)
+    ? claims.aud.includes(audience)
+    : claims.aud === audience;
+}
+
 export type VerifiedKey = {
   key_id: string;
   org_id: string;
@@ -154,7 +194,7 @@ export function anonymousPrincipal(req: Request): AnonymousPrincipal {
   const context = requestContext(req);
   return {
     kind: "anonymous",
-    actorId: context.ip ?? "unknown",
+    actorId: context.ip ?? UNPARSEABLE_CLIENT,
     orgId: null,
     permissions: [],
     context,
@@ -211,6 +251,21 @@ export async function authenticate(
   // USER SESSION
   if (token) {
     const claims = await verifyUserToken(token);
+    if (
+      claims.role === "authenticated" && !hasAudience(claims, "authenticated")
+    ) {
+      // Signed with the project's key, but minted for another audience.
+      throw new HttpError(
+        401,
+        "invalid_token",
+        'The access token\'s audience is not "authenticated"',
+        [{
+          field: "aud",
+          rule: "equals:authenticated",
+          message: String(claims.aud),
+        }],
+      );
+    }
     if (claims.role === "authenticated" && typeof claims.sub === "string") {
       const orgId = options.orgId ?? null;
       const user: UserPrincipal = {

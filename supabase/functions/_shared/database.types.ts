@@ -111,6 +111,7 @@ export type Database = {
           "before": Json | null;
           "changed_fields": (string)[];
           "hash": string;
+          "hash_version": number;
           "id": string;
           "ip": unknown;
           "occurred_at": string;
@@ -138,6 +139,7 @@ export type Database = {
           "before"?: Json | null;
           "changed_fields"?: (string)[];
           "hash": string;
+          "hash_version"?: number;
           "id"?: string;
           "ip"?: unknown;
           "occurred_at": string;
@@ -164,6 +166,7 @@ export type Database = {
           "before"?: Json | null;
           "changed_fields"?: (string)[];
           "hash"?: string;
+          "hash_version"?: number;
           "id"?: string;
           "ip"?: unknown;
           "occurred_at"?: string;
@@ -1585,6 +1588,7 @@ export type Database = {
           "before": Json | null;
           "changed_fields": (string)[];
           "hash": string;
+          "hash_version": number;
           "id": string;
           "ip": unknown;
           "occurred_at": string;

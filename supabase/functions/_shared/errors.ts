@@ -61,6 +61,11 @@ const SQLSTATE_RULES: Record<string, SqlStateRule> = {
   "28000": { status: 401, code: "unauthorized" },
   "28P01": { status: 401, code: "unauthorized" },
   "P0002": { status: 404, code: "not_found" },
+  // PostgREST's custom statuses (PTxyz answers HTTP xyz): what SQL raises for
+  // "not found", since PostgREST answers P0002 with a 500.
+  "PT404": { status: 404, code: "not_found" },
+  "PT409": { status: 409, code: "conflict" },
+  "PT429": { status: 429, code: "too_many_requests" },
   "40001": { status: 503, code: "retry_later" },
   "40P01": { status: 503, code: "retry_later" },
   "57014": { status: 503, code: "timeout" },

@@ -9,7 +9,7 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import type postgres from "postgres";
-import type { Principal } from "./auth.ts";
+import { type Principal, UNPARSEABLE_CLIENT } from "./auth.ts";
 import { remember } from "./bounded_map.ts";
 import { HttpError } from "./errors.ts";
 
@@ -42,7 +42,9 @@ export function principalForSql(p: Principal): Record<string, string | null> {
     org_id: p.orgId,
     key_id: p.kind === "api_key" ? p.actorId : null,
     user_id: p.kind === "user" ? p.actorId : null,
-    ip: p.context.ip,
+    // An address that could not be read is one shared bucket: limited,
+    // never unlimited.
+    ip: p.context.ip ?? UNPARSEABLE_CLIENT,
   };
 }
 

@@ -4,6 +4,7 @@
 // by Postgres's COPY) or JSON Lines, oldest first, at most `limit` rows (hard cap
 // 100,000; default 10,000). Accepts a user session or an API key, so
 // verify_jwt = false and authentication happens here.
+import type postgres from "postgres";
 import { z } from "zod";
 import {
   authenticate,
@@ -18,10 +19,20 @@ import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 
 const MAX_ROWS = 100_000;
 
+// An ISO 8601 instant that Postgres's timestamptz also accepts: zod takes
+// year 0000 and offsets past ±15:59, which the cast in SQL then refuses.
+const Instant = z.iso.datetime({ offset: true, abort: true }).refine((v) => {
+  const offset = /([+-])(\d{2}):?(\d{2})$/.exec(v);
+  if (offset && Number(offset[2]) > 15) return false;
+  return Number(v.slice(0, 4)) >= 1 && Number.isFinite(Date.parse(v));
+}, {
+  message: "must be between years 0001 and 9999, with an offset within ±15:59",
+});
+
 const ExportQuery = z.object({
   org_id: z.guid(),
-  from: z.iso.datetime({ offset: true }),
-  to: z.iso.datetime({ offset: true }),
+  from: Instant,
+  to: Instant,
   format: z.enum(["csv", "jsonl"]).default("jsonl"),
   action: z.string().min(1).max(200).optional(),
   actor: z.string().min(1).max(320).optional(),
@@ -50,6 +61,27 @@ function exportCall(q: ExportQuery) {
       ${q.q ?? null}::text, ${q.limit}::int) as call`;
 }
 
+// Text columns of the export, as Postgres names their types.
+const TEXT_TYPES = new Set([25, 1043, 19]); // text, varchar, name
+
+/**
+ * The export's query with every text column passed through private.csv_cell,
+ * so no cell an attacker wrote can run as a spreadsheet formula.
+ */
+async function csvSafeSelect(
+  tx: postgres.TransactionSql,
+  call: string,
+): Promise<string> {
+  const { columns } = await tx.unsafe(`select * from (${call}) e`).describe();
+  const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  const list = columns.map((c) =>
+    TEXT_TYPES.has(c.type)
+      ? `private.csv_cell(e.${ident(c.name)}) as ${ident(c.name)}`
+      : `e.${ident(c.name)}`
+  );
+  return `select ${list.join(", ")} from (${call}) e`;
+}
+
 Deno.serve(async (req) => {
   const cors = preflight(req);
   if (cors) return cors;
@@ -68,6 +100,17 @@ Deno.serve(async (req) => {
     const query = parsed.data;
 
     const principal = await authenticate(req, sql(), { orgId: query.org_id });
+    // MEMBERSHIP before anything is counted or recorded: a stranger must not
+    // spend the organization's rate limit or write into its audit chain. (An
+    // API key of another organization was refused by authenticate.)
+    if (principal.kind === "user" && principal.permissions.length === 0) {
+      throw new HttpError(
+        403,
+        "forbidden",
+        "You are not a member of this organization",
+        [{ field: "org_id", rule: "member", message: "not a member" }],
+      );
+    }
     // API-key calls count against the plan's daily api_calls quota.
     limitHeaders = rateLimitHeaders(
       await admit(sql(), principal, "audit-export", {
@@ -108,7 +151,10 @@ Deno.serve(async (req) => {
           await withPrincipal(sql(), principal, async (tx) => {
             if (query.format === "csv") {
               const stream = await tx.unsafe(
-                `copy (${call}) to stdout with (format csv, header true)`,
+                `copy (${await csvSafeSelect(
+                  tx,
+                  call,
+                )}) to stdout with (format csv, header true)`,
               ).readable();
               for await (const chunk of stream) {
                 controller.enqueue(chunk as Uint8Array);

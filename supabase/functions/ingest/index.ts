@@ -17,7 +17,7 @@
 // does not cost the others: 200 {"success": true, "accepted", "duplicates",
 // "rejected": [{index, messageId, details}]}; when no message is valid, 400 with
 // the details of each.
-import { parseIp } from "../_shared/auth.ts";
+import { clientIp } from "../_shared/auth.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse, zodDetails } from "../_shared/errors.ts";
 import {
@@ -144,9 +144,7 @@ Deno.serve(async (req) => {
       );
     }
 
-    const requestIp = parseIp(
-      req.headers.get("x-forwarded-for")?.split(",")[0],
-    );
+    const requestIp = clientIp(req.headers.get("x-forwarded-for"));
 
     // SOURCE SETTINGS, as Segment's CDN and RudderStack's control plane serve them.
     if (settings || sourceConfig) {
@@ -248,7 +246,9 @@ Deno.serve(async (req) => {
     // would refuse them, and with them every message of the batch.
     const repairText = mayHoldUnstorableText(text);
     rawMessages.forEach((raw, index) => {
-      const { message, rejected: bad } = validateMessage(raw, index, envelope);
+      const { message, rejected: bad } = validateMessage(raw, index, envelope, {
+        measured: !isBatch,
+      });
       if (bad) return rejected.push(bad);
       const enriched = toStoredMessage(message as never, receivedAt, {
         sentAt: envelope.sentAt,

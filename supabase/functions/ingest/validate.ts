@@ -32,10 +32,56 @@ function bytesOverLimit(text: string): number | null {
 
 export type Envelope = { context?: Obj; integrations?: Obj };
 
+/**
+ * The first value JSON can carry but Meridian cannot keep as sent: a number
+ * too large for a double (1e400 parses as Infinity and would be stored as
+ * null), or a "__proto__" key (valid JSON, but copying the object into a new
+ * one through assignment, as validation does, would drop it). Refused with
+ * the path rather than changed silently.
+ */
+export function unkeepableValue(
+  value: unknown,
+  path: string[] = [],
+): ErrorDetail | null {
+  if (typeof value === "number") {
+    return Number.isFinite(value) ? null : {
+      field: path.join(".") || "(message)",
+      rule: "finite_number",
+      message: "a number beyond the range of a double (about 1.8e308)",
+    };
+  }
+  if (value === null || typeof value !== "object") return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unkeepableValue(value[i], [...path, String(i)]);
+      if (found) return found;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    if (key === "__proto__") {
+      return {
+        field: [...path, key].join("."),
+        rule: "reserved_key",
+        message: 'the key "__proto__" is not accepted',
+      };
+    }
+    const found = unkeepableValue((value as Obj)[key], [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * `measured`: the message's size was already bounded as sent (a request of one
+ * message, whose body is limited to MAX_MESSAGE_BYTES); measuring it again
+ * after the function added its `type` refused a body of exactly the limit.
+ */
 export function validateMessage(
   raw: unknown,
   index: number,
   envelope: Envelope,
+  { measured = false }: { measured?: boolean } = {},
 ): { message?: Obj; rejected?: Rejected } {
   const item = isObject(raw) ? raw : null;
   const messageId = typeof item?.messageId === "string" ? item.messageId : null;
@@ -49,7 +95,7 @@ export function validateMessage(
       message: "a message is a JSON object",
     }]);
   }
-  const bytes = bytesOverLimit(JSON.stringify(item));
+  const bytes = measured ? null : bytesOverLimit(JSON.stringify(item));
   if (bytes !== null) {
     return reject([{
       field: "(message)",
@@ -57,6 +103,8 @@ export function validateMessage(
       message: `${bytes} bytes`,
     }]);
   }
+  const unkeepable = unkeepableValue(item);
+  if (unkeepable) return reject([unkeepable]);
   const type = item.type as MessageType;
   if (!MESSAGE_TYPES.includes(type)) {
     return reject([{

@@ -18,7 +18,7 @@ begin
 
   -- VALIDATION
   if v_invitation.id is null then
-    raise exception 'invitation not found' using errcode = 'P0002', detail = 'field: token';
+    raise exception 'invitation not found' using errcode = 'PT404', detail = 'field: token';
   end if;
   if v_invitation.accepted_at is not null or v_invitation.revoked_at is not null then
     raise exception 'invitation is no longer valid' using errcode = '22023', detail = 'field: token';

@@ -15,7 +15,7 @@ begin
   where org_id = p_org_id and user_id = p_user_id
   returning * into v_member;
   if v_member.user_id is null then
-    raise exception 'member not found' using errcode = 'P0002', detail = 'field: user_id';
+    raise exception 'member not found' using errcode = 'PT404', detail = 'field: user_id';
   end if;
   return v_member;
 end;

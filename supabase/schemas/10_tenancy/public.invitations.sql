@@ -36,3 +36,8 @@ create policy "Admins can delete invitations"
 
 create trigger invitations_audit after insert or update or delete on public.invitations
   for each row execute function private.audit_row_change('org_id', 'id', 'low');
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index invitations_accepted_by_idx on public.invitations (accepted_by) where accepted_by is not null;
+create index invitations_invited_by_idx on public.invitations (invited_by) where invited_by is not null;

@@ -9,7 +9,7 @@ declare
 begin
   delete from public.organization_members where org_id = p_org_id and user_id = v_uid;
   if not found then
-    raise exception 'not a member of this organization' using errcode = 'P0002', detail = 'field: org_id';
+    raise exception 'not a member of this organization' using errcode = 'PT404', detail = 'field: org_id';
   end if;
 end;
 $$;

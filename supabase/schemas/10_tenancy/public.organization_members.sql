@@ -59,3 +59,7 @@ create policy "Admins can remove members and members can leave"
 
 create trigger organization_members_audit after insert or update or delete on public.organization_members
   for each row execute function private.audit_row_change('org_id', 'user_id', 'medium');
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index organization_members_invited_by_idx on public.organization_members (invited_by) where invited_by is not null;

@@ -11,7 +11,8 @@ create table public.organizations (
     (coalesce(seat_limit_override, private.plan_seat_limit(plan))) stored,
   data_region public.data_region not null default 'us-east',
   settings jsonb not null default '{}'::jsonb
-    constraint organizations_settings_is_object check (jsonb_typeof(settings) = 'object'),
+    constraint organizations_settings_is_object check (jsonb_typeof(settings) = 'object')
+    constraint organizations_settings_valid check (private.check_organization_settings(settings)),
   sso_enforced boolean not null default false,
   mfa_required boolean not null default false,
   allowed_email_domains text[] not null default '{}'
@@ -46,6 +47,10 @@ comment on column public.organizations.audit_retention is
 comment on column public.organizations.audit_masked_keys is
   'Extra JSON keys masked in audit before/after images, on top of the built-in list.';
 
+-- Rows in tables without a cascading key to organizations go in the background.
+create trigger organizations_queue_purge after delete on public.organizations
+  for each row execute function private.queue_organization_purge();
+
 create trigger organizations_set_updated_at before update on public.organizations
   for each row execute function private.set_updated_at();
 
@@ -77,3 +82,7 @@ create policy "Owners can delete their organization"
 
 create trigger organizations_audit after insert or update or delete on public.organizations
   for each row execute function private.audit_row_change('id', 'id', 'medium');
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index organizations_created_by_idx on public.organizations (created_by) where created_by is not null;

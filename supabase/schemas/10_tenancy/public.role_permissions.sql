@@ -18,3 +18,7 @@ alter table public.role_permissions enable row level security;
 
 create policy "Signed-in users can read the role matrix"
   on public.role_permissions for select to authenticated using (true);
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index role_permissions_permission_idx on public.role_permissions (permission);

@@ -42,3 +42,7 @@ create policy "Admins can remove workspace roles"
 
 create trigger workspace_members_audit after insert or update or delete on public.workspace_members
   for each row execute function private.audit_row_change('org_id', 'user_id', 'low');
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index workspace_members_member_idx on public.workspace_members (org_id, user_id);

@@ -8,7 +8,10 @@ create table public.saved_views (
   name text not null
     constraint saved_views_name_length check (char_length(btrim(name)) between 1 and 120),
   definition jsonb not null default '{}'::jsonb
-    constraint saved_views_definition_is_object check (jsonb_typeof(definition) = 'object'),
+    constraint saved_views_definition_is_object check (jsonb_typeof(definition) = 'object')
+    -- A filter, not a document store: 64 KB is far more than any dashboard
+    -- writes, and bounds what one user can make every read of the table carry.
+    constraint saved_views_definition_size check (octet_length(definition::text) <= 65536),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   constraint saved_views_owner_name_key unique (owner_id, name)

@@ -74,14 +74,15 @@ begin
   insert into public.audit_log (
     org_id, seq, occurred_at, id, actor_type, actor_user_id, actor_email, actor_api_key_id,
     action, resource_type, resource_id, before, after, changed_fields, ip, user_agent,
-    request_id, risk, tags, status, retention_until, prev_hash, hash)
+    request_id, risk, tags, status, retention_until, prev_hash, hash, hash_version)
   select (c.r).org_id, (c.r).seq, (c.r).occurred_at, (c.r).id, (c.r).actor_type,
          (c.r).actor_user_id, (c.r).actor_email, (c.r).actor_api_key_id, (c.r).action,
          (c.r).resource_type, (c.r).resource_id, (c.r).before, (c.r).after,
          (c.r).changed_fields, (c.r).ip, (c.r).user_agent, (c.r).request_id, (c.r).risk,
          (c.r).tags, (c.r).status, (c.r).retention_until, (c.r).prev_hash,
          extensions.digest((c.r).prev_hash || convert_to(private.audit_canonical(c.r), 'UTF8'),
-                           'sha256')
+                           'sha256'),
+         (c.r).hash_version
   from (
     select row(
       p_org_id,
@@ -111,8 +112,10 @@ begin
           ) keys
           where p_before -> k is distinct from p_after -> k
             and k <> 'updated_at'), '{}') end,
+      -- The right-most X-Forwarded-For entry is the one the gateway added;
+      -- the ones left of it are whatever the client wrote.
       private.parse_ip(coalesce(v_req ->> 'ip',
-                                btrim(split_part(v_headers ->> 'x-forwarded-for', ',', 1)))),
+                                btrim(substring(v_headers ->> 'x-forwarded-for' from '[^,]*$')))),
       left(coalesce(v_req ->> 'user_agent', v_headers ->> 'user-agent'), 512),
       left(coalesce(v_req ->> 'request_id', v_headers ->> 'x-request-id'), 128),
       p_risk,
@@ -121,7 +124,8 @@ begin
       t.now + coalesce(v_retention, interval '7 years'),
       v_prev_hash,
       null::bytea,    -- hash: computed over everything else, above
-      null::tsvector  -- search: generated on insert
+      null::tsvector, -- search: generated on insert
+      2::smallint     -- hash_version: what audit_canonical hashes
     )::public.audit_log as r
     from (select clock_timestamp() as now) t
     offset 0

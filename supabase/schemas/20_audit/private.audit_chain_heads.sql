@@ -6,6 +6,6 @@ create table private.audit_chain_heads (
   last_hash bytea not null
 );
 
-comment on table private.audit_chain_heads is 'The last sequence number and hash of each organization''s audit chain.';
+comment on table private.audit_chain_heads is 'The last sequence number and hash of each organization''s audit chain. RLS on with no policy: only definer functions reach it.';
 
 alter table private.audit_chain_heads enable row level security;

@@ -21,8 +21,14 @@ begin
   where a.org_id = p_org_id and a.occurred_at < p_from
   order by a.occurred_at desc, a.seq desc limit 1;
   if v_prev_seq is null and p_from = '-infinity' then
-    v_prev_seq := 0;
-    v_prev_hash := private.audit_genesis_hash(p_org_id);
+    -- Retention may have dropped the oldest rows: the chain then continues
+    -- from the checkpoint recorded when their partition went.
+    select c.seq, c.hash into v_prev_seq, v_prev_hash
+    from private.audit_chain_checkpoints c where c.org_id = p_org_id;
+    if v_prev_seq is null then
+      v_prev_seq := 0;
+      v_prev_hash := private.audit_genesis_hash(p_org_id);
+    end if;
   end if;
 
   for v_row in

@@ -37,6 +37,11 @@ create table public.audit_log (
       coalesce(actor_email, '') || ' ' || private.text_array_to_string(tags, ' ') || ' ' ||
       private.text_array_to_string(changed_fields, ' '), '._@', '   '))
   ) stored,
+  -- Which canonical text the hash covers (private.audit_canonical): 1 hashed
+  -- host(ip), which drops the netmask, so a changed mask went unnoticed;
+  -- rows from version 2 on hash the whole value, and the version itself.
+  hash_version smallint not null default 2
+    constraint audit_log_hash_version_check check (hash_version in (1, 2)),
   primary key (org_id, occurred_at, seq)
 ) partition by range (occurred_at);
 

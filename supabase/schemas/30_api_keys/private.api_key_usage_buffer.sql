@@ -8,6 +8,6 @@ create unlogged table private.api_key_usage_buffer (
 );
 
 comment on table private.api_key_usage_buffer is
-  'Recent API key uses, folded into api_keys.usage_count/last_used_at by flush_api_key_usage().';
+  'Recent API key uses, folded into api_keys.usage_count/last_used_at by flush_api_key_usage(). No primary key: an append-only buffer, read whole and emptied each minute. RLS on with no policy: only definer functions reach it.';
 
 alter table private.api_key_usage_buffer enable row level security;

@@ -13,6 +13,7 @@ as $$
 declare
   v_key public.api_keys;
   v_reason text;
+  v_first boolean;
 begin
   select k.* into v_key
   from private.api_key_secrets s
@@ -35,11 +36,22 @@ begin
       then 'ip_not_allowed'
   end;
   if v_reason is not null then
-    perform private.append_audit(
-      v_key.org_id, 'api_key.rejected', 'api_keys', v_key.id::text, null,
-      jsonb_build_object('reason', v_reason, 'prefix', v_key.prefix, 'ip', host(p_client_ip)),
-      'medium', 'failure', array['auth'],
-      jsonb_build_object('type', 'api_key', 'api_key_id', v_key.id));
+    -- Counted per key, reason and hour; only the hour's first is audited now
+    -- (private.api_key_rejections says why).
+    insert into private.api_key_rejections as r (org_id, key_id, hour, reason, last_ip)
+    values (v_key.org_id, v_key.id, date_trunc('hour', now()), v_reason, p_client_ip)
+    -- (by constraint: org_id is also this function's output column)
+    on conflict on constraint api_key_rejections_pkey do update
+      set rejections = r.rejections + 1, last_ip = excluded.last_ip
+    returning r.rejections = 1 into v_first;
+    if v_first then
+      perform private.append_audit(
+        v_key.org_id, 'api_key.rejected', 'api_keys', v_key.id::text, null,
+        jsonb_build_object('reason', v_reason, 'prefix', v_key.prefix, 'ip', host(p_client_ip),
+                           'further_this_hour', 'counted, audited when the hour ends'),
+        'medium', 'failure', array['auth'],
+        jsonb_build_object('type', 'api_key', 'api_key_id', v_key.id));
+    end if;
     return;
   end if;
 

@@ -65,3 +65,9 @@ create policy "Key managers can list their organization's API keys"
 
 create trigger api_keys_audit after insert or update or delete on public.api_keys
   for each row execute function private.audit_row_change('org_id', 'id', 'high', 'last_used_at,usage_count');
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index api_keys_created_by_idx on public.api_keys (created_by) where created_by is not null;
+create index api_keys_source_idx on public.api_keys (org_id, source_id) where source_id is not null;
+create index api_keys_workspace_idx on public.api_keys (org_id, workspace_id) where workspace_id is not null;

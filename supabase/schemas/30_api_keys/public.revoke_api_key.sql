@@ -12,7 +12,7 @@ begin
   where k.org_id = p_org_id and k.id = p_key_id
   returning * into v_key;
   if v_key.id is null then
-    raise exception 'API key not found' using errcode = 'P0002', detail = 'field: key_id';
+    raise exception 'API key not found' using errcode = 'PT404', detail = 'field: key_id';
   end if;
   return v_key;
 end;

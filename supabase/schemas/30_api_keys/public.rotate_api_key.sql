@@ -7,6 +7,7 @@ as $$
 declare
   v_old public.api_keys;
   v_issued record;
+  v_missing text;
 begin
   -- VALIDATION
   perform private.require_permission(p_org_id, 'api_keys:manage');
@@ -15,13 +16,22 @@ begin
   end if;
   select * into v_old from public.api_keys k where k.org_id = p_org_id and k.id = p_key_id for update;
   if v_old.id is null then
-    raise exception 'API key not found' using errcode = 'P0002', detail = 'field: key_id';
+    raise exception 'API key not found' using errcode = 'PT404', detail = 'field: key_id';
   end if;
   if v_old.revoked_at is not null or (v_old.expires_at is not null and v_old.expires_at <= now()) then
     raise exception 'a revoked or expired key cannot be rotated' using errcode = '22023', detail = 'field: key_id';
   end if;
   if v_old.replaced_by is not null then
     raise exception 'this key was already rotated' using errcode = '22023', detail = 'field: key_id';
+  end if;
+  -- The successor's secret goes to the caller, so the caller must hold every
+  -- scope it carries, as create_api_key requires: otherwise an admin rotating
+  -- an owner's key would receive org:delete and billing:manage.
+  select s into v_missing from unnest(v_old.scopes) s
+  where s <> all (private.caller_permissions(p_org_id)) order by s limit 1;
+  if v_missing is not null then
+    raise exception 'cannot rotate a key with scope "%" that the caller does not hold', v_missing
+      using errcode = '42501', detail = 'field: key_id';
   end if;
 
   -- SUCCESSOR, THEN GRACE FOR THE OLD KEY

@@ -48,3 +48,7 @@ create policy "Admins can update sources"
 create policy "Admins can delete sources"
   on public.sources for delete to authenticated
   using (org_id = any ((select private.org_ids_with_permission('settings:manage'))::uuid[]));
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index sources_workspace_idx on public.sources (org_id, workspace_id) where workspace_id is not null;

@@ -35,6 +35,9 @@ begin
     -- Deny direct access: RLS on with no policy, and no grants to API roles.
     execute format('alter table partitions.%I enable row level security', v_name);
     execute format('revoke all on partitions.%I from anon, authenticated, service_role', v_name);
+    execute format('comment on table partitions.%I is %L', v_name, format(
+      'A partition of %s. RLS on with no policy: read and written through its parent, whose policies apply.',
+      p_parent));
     execute format('alter table %s attach partition partitions.%I for values from (%L) to (%L)',
                    p_parent, v_name, p_from, v_to);
   end if;

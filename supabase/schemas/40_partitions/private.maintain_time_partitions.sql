@@ -52,6 +52,10 @@ begin
         -- would hold up every reader and writer after it. Wait 3 s at most.
         begin
           perform set_config('lock_timeout', '3s', true);
+          if v_reg.before_drop is not null then
+            execute format('select %s($1)', v_reg.before_drop)
+              using v_part.partition;
+          end if;
           execute format('drop table %s', v_part.partition);
           perform set_config('lock_timeout', v_lock_timeout, true);
           v_dropped := v_dropped + 1;

@@ -13,10 +13,17 @@ create table private.time_partitioned_tables (
   retention interval,
   -- ... or, when set, once every row's value in this column is in the past.
   retention_column name,
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  -- A function (schema.name, taking the partition's regclass) called with each
+  -- expired partition just before it is dropped, in the same transaction
+  -- (audit_log records where its chains continue). Text, not regprocedure:
+  -- a reg* column other than regclass, regtype and regrole blocks pg_upgrade.
+  before_drop text
+    constraint time_partitioned_tables_before_drop_format
+      check (before_drop ~ '^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$')
 );
 
 comment on table private.time_partitioned_tables is
-  'Registry of time-partitioned tables: interval, partitions made ahead, and retention.';
+  'Registry of time-partitioned tables: interval, partitions made ahead, and retention. RLS on with no policy: only definer functions reach it.';
 
 alter table private.time_partitioned_tables enable row level security;

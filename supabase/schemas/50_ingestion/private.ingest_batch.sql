@@ -89,7 +89,10 @@ declare
   v_ips inet[];  -- each message's IP address, at its position in the request
 begin
   -- SETTINGS
-  select s.limits, s.priorities, array(select lower(b) from unnest(s.blocked_values) b),
+  -- Only the usable entries: a setting that cannot be read falls back to its
+  -- default rather than failing the batch (private.usable_numbers).
+  select private.usable_numbers(s.limits, true), private.usable_numbers(s.priorities, true),
+         array(select lower(b) from unnest(s.blocked_values) b),
          s.fold_gmail_addresses
     into v_limits, v_priorities, v_blocked, v_fold
   from public.identity_settings s where s.org_id = p_org_id;
@@ -97,7 +100,9 @@ begin
   v_priorities := coalesce(v_priorities, '{}');
   v_blocked := coalesce(v_blocked, '{}');
   v_fold := coalesce(v_fold, false);
-  select o.settings into v_org_settings from public.organizations o where o.id = p_org_id;
+  select o.settings || jsonb_build_object('engagement_weights',
+           private.usable_numbers(o.settings -> 'engagement_weights'))
+    into v_org_settings from public.organizations o where o.id = p_org_id;
   v_ip_handling := coalesce(v_org_settings ->> 'ip_handling', 'keep');
 
   -- Today's idempotency partition, should the maintenance job have missed a run.

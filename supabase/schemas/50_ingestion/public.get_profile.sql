@@ -18,7 +18,7 @@ begin
   v_id := private.survivor_of(p_org_id, p_profile_id);
   select * into v_profile from public.profiles where org_id = p_org_id and id = v_id;
   if v_profile.id is null then
-    raise exception 'profile not found' using errcode = 'P0002', detail = 'field: profile_id';
+    raise exception 'profile not found' using errcode = 'PT404', detail = 'field: profile_id';
   end if;
   v_lineage := private.profile_lineage(p_org_id, v_id);
   return jsonb_build_object(

@@ -8,9 +8,11 @@ create table public.identity_settings (
   -- Lower is stronger; types not listed come after, in the built-in order.
   priorities jsonb not null default '{"user_id": 1, "email": 2}'
     constraint identity_settings_priorities_is_object check (jsonb_typeof(priorities) = 'object'),
-  blocked_values text[] not null default '{}',
+  blocked_values text[] not null default '{}'
+    constraint identity_settings_blocked_values_size check (cardinality(blocked_values) <= 10000),
   fold_gmail_addresses boolean not null default false,
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  constraint identity_settings_valid check (private.check_identity_settings(limits, priorities))
 );
 
 comment on table public.identity_settings is

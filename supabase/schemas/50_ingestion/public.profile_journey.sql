@@ -20,7 +20,7 @@ begin
   select min(p.first_seen_at) into v_first from public.profiles p
   where p.org_id = p_org_id and p.id = any (private.profile_lineage(p_org_id, v_id));
   if v_first is null then
-    raise exception 'profile not found' using errcode = 'P0002', detail = 'field: profile_id';
+    raise exception 'profile not found' using errcode = 'PT404', detail = 'field: profile_id';
   end if;
   -- Touchpoints: events that say how the person arrived (a channel), oldest first.
   return query

@@ -38,7 +38,7 @@ begin
   select * into v_merge from public.profile_merges
   where org_id = p_org_id and id = p_merge_id for update;
   if v_merge.id is null then
-    raise exception 'merge not found' using errcode = 'P0002', detail = 'field: merge_id';
+    raise exception 'merge not found' using errcode = 'PT404', detail = 'field: merge_id';
   end if;
   if v_merge.unmerged_at is not null then
     raise exception 'this merge was already undone' using errcode = '22023', detail = 'field: merge_id';
@@ -167,7 +167,7 @@ begin
               e.utm_medium, e.utm_campaign, e.group_id
   )
   select array_agg(m.was), array_agg(m.type), array_agg(m.timestamp), array_agg(m.revenue),
-         array_agg(private.engagement_weight(m.type, m.event, m.revenue, o.settings -> 'engagement_weights')),
+         array_agg(private.engagement_weight(m.type, m.event, m.revenue, private.usable_numbers(o.settings -> 'engagement_weights'))),
          array_agg(case when m.type = 'identify' then m.traits end),
          array_agg(private.touch_of(m.channel, m.utm_source, m.utm_medium, m.utm_campaign, m.timestamp)),
          array_agg(m.channel), array_agg(m.group_id)

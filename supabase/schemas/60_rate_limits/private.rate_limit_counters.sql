@@ -17,6 +17,6 @@ create unlogged table private.rate_limit_counters (
 ) with (fillfactor = 70);
 
 comment on table private.rate_limit_counters is
-  'Sliding-window rate-limit state per bucket. UNLOGGED: lost on crash, limits then reset.';
+  'Sliding-window rate-limit state per bucket. UNLOGGED: lost on crash, limits then reset. RLS on with no policy: only definer functions reach it.';
 
 alter table private.rate_limit_counters enable row level security;

@@ -58,3 +58,7 @@ create trigger rate_limit_policies_audit after insert or update on public.rate_l
 create trigger rate_limit_policies_audit_delete after delete on public.rate_limit_policies
   for each row when (old.org_id is not null)
   execute function private.audit_row_change('org_id', 'id', 'high');
+
+-- Each foreign key has an index that covers it: deleting or re-keying the row
+-- it references finds the rows that point at it without a scan.
+create index rate_limit_policies_api_key_idx on public.rate_limit_policies (org_id, api_key_id) where api_key_id is not null;

@@ -15,7 +15,7 @@ insert into public.organization_members (org_id, user_id, role) values
 -- TRIGGER: actor from the JWT, request context from PostgREST's headers.
 select tests.authenticate_as('auditor');
 select set_config('request.headers',
-  '{"x-forwarded-for": "203.0.113.7, 10.0.0.1", "user-agent": "pgtap", "x-request-id": "req-42"}', true);
+  '{"x-forwarded-for": "10.0.0.1, 203.0.113.7", "user-agent": "pgtap", "x-request-id": "req-42"}', true);
 update public.organizations
 set settings = '{"theme": "dark", "api_token": "abc", "nested": {"password": "p", "internal_note": "n"}}'
 where id = 'dddddddd-0000-4000-8000-000000000004';
@@ -25,7 +25,7 @@ select * from public.audit_log
 where org_id = 'dddddddd-0000-4000-8000-000000000004' and action = 'organizations.update';
 select is((select actor_user_id from last_update), tests.get_supabase_uid('auditor'), 'the actor is the JWT''s user');
 select is((select actor_email from last_update), 'auditor@audit.example', 'the actor''s email is kept');
-select is((select host(ip) from last_update), '203.0.113.7', 'the client IP comes from x-forwarded-for');
+select is((select host(ip) from last_update), '203.0.113.7', 'the client IP is the x-forwarded-for entry the gateway appended, not one the client wrote');
 select is((select request_id from last_update), 'req-42', 'the request id is kept');
 select is((select changed_fields from last_update), array['settings'], 'changed fields are summarised');
 select is((select after -> 'settings' from last_update),

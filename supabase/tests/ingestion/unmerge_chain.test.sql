@@ -165,7 +165,7 @@ select throws_ok(
   '22023', 'this merge was already undone', 'a merge is undone once');
 select throws_ok(
   format('select public.unmerge_profiles(%L, %L)', '15151515-0000-4000-8000-000000000001', gen_random_uuid()),
-  'P0002', 'merge not found', 'an unknown merge is not found');
+  'PT404', 'merge not found', 'an unknown merge is not found');
 reset role;
 select results_eq($$ select pg_temp.owner('a-1'), pg_temp.owner('u-1') $$, $$ values ('A', 'C') $$,
   'nothing moved on the refused calls');

@@ -57,7 +57,7 @@ select tests.authenticate_as('member');
 select public.accept_invitation((select token from tokens where who = 'member'));
 select tests.authenticate_as('reader');
 select public.accept_invitation((select token from tokens where who = 'reader'));
-select throws_ok($$ select public.accept_invitation('inv_not-a-real-token') $$, 'P0002',
+select throws_ok($$ select public.accept_invitation('inv_not-a-real-token') $$, 'PT404',
   'invitation not found', 'an unknown token is not found');
 
 -- ROLE MATRIX
