@@ -1,6 +1,6 @@
 // Starting, waiting for and stopping the stack's background processes.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 
 export const isRoot = () => process.getuid?.() === 0;
@@ -96,10 +96,20 @@ export async function waitForPort(port, { timeoutMs = 60000, pid, what }) {
   );
 }
 
-export async function waitForHttp(url, { timeoutMs = 60000, what }) {
+export async function waitForHttp(
+  url,
+  { timeoutMs = 60000, what, pid, logFile },
+) {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
+    // A process that died will not answer: say so now, with its last words.
+    if (pid && !isAlive(pid)) {
+      const tail = logFile && existsSync(logFile)
+        ? readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n")
+        : "";
+      throw new Error(`${what} exited before it was ready at ${url}\n${tail}`);
+    }
     try {
       const res = await fetch(url);
       await res.body?.cancel();
@@ -113,6 +123,31 @@ export async function waitForHttp(url, { timeoutMs = 60000, what }) {
   throw new Error(
     `${what} not ready at ${url} within ${timeoutMs} ms (${last})`,
   );
+}
+
+/**
+ * n distinct free TCP ports on loopback, none of them in `avoid`: all are held
+ * open until every one is found, so none is handed out twice.
+ */
+export async function freePorts(n, avoid = []) {
+  const servers = [];
+  const ports = [];
+  try {
+    while (ports.length < n) {
+      const server = createServer();
+      servers.push(server);
+      const port = await new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve(server.address().port));
+      });
+      if (!avoid.includes(port)) ports.push(port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(
+      servers.map((s) => new Promise((resolve) => s.close(() => resolve()))),
+    );
+  }
 }
 
 /** A free TCP port on loopback, for stacks that must not collide with others. */

@@ -29,7 +29,7 @@ import {
   startFunction,
 } from "./edge_functions.mjs";
 import {
-  freePort,
+  freePorts,
   isAlive,
   runChecked,
   spawnDetached,
@@ -93,6 +93,15 @@ export async function startStack(opts) {
   startDatabase(opts, paths, opts);
 
   const apiUrl = `http://127.0.0.1:${opts.apiPort}`;
+  // Every internal port at once, all held open together so that no two are
+  // the same: taken one at a time, a port PostgREST had not bound yet could be
+  // handed out again to a function, and whichever started second died (seen
+  // as "PostgREST not ready ... (fetch failed)" on a loaded machine).
+  const functions = discoverFunctions();
+  const [postgrestPort, postgrestAdminPort, ...functionPorts] = await freePorts(
+    2 + functions.length,
+    [opts.apiPort, opts.dbPort],
+  );
   const state = {
     name: opts.name,
     dir: opts.dir,
@@ -100,8 +109,8 @@ export async function startStack(opts) {
     apiPort: opts.apiPort,
     dbPort: opts.dbPort,
     dbUrl: dbUrl(opts.dbPort),
-    postgrestPort: await freePort(),
-    postgrestAdminPort: await freePort(),
+    postgrestPort,
+    postgrestAdminPort,
     keys: {
       alg: keys.alg,
       jwtSecret: keys.secret,
@@ -125,14 +134,13 @@ export async function startStack(opts) {
   });
   writeState(paths, state);
 
-  const functions = discoverFunctions();
   log(
     opts.quiet,
     `Caching Deno dependencies for ${functions.length} function(s)`,
   );
   runChecked(DENO, denoCacheArgs(functions), { cwd: ROOT });
-  for (const fn of functions) {
-    const port = await freePort();
+  for (const [i, fn] of functions.entries()) {
+    const port = functionPorts[i];
     const pid = startFunction(fn, port, state, {
       watch: opts.watch,
       logFile: join(paths.logs, `function-${fn.name}.log`),
@@ -150,6 +158,8 @@ export async function startStack(opts) {
 
   await waitForHttp(`http://127.0.0.1:${state.postgrestAdminPort}/ready`, {
     what: "PostgREST",
+    pid: state.pids.postgrest,
+    logFile: join(paths.logs, "postgrest.log"),
   });
   for (const fn of state.functions) {
     await waitForPort(fn.port, { pid: fn.pid, what: `function ${fn.name}` });
@@ -202,11 +212,12 @@ export async function withThrowawayStack(prefix, { durable }, fn) {
   // The postgres OS user must reach its data directory inside.
   chmodSync(dir, 0o755);
   try {
+    const [apiPort, dbPort] = await freePorts(2);
     const state = await startStack({
       name: prefix,
       dir,
-      apiPort: await freePort(),
-      dbPort: await freePort(),
+      apiPort,
+      dbPort,
       watch: false,
       durable,
       quiet: true,

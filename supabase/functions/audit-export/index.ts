@@ -15,6 +15,7 @@ import { recordAuditEvent, recordDenial } from "../_shared/audit.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
 import { corsHeaders, preflight, withHeaders } from "../_shared/http.ts";
+import { pacedStream } from "../_shared/paced_stream.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 
 const MAX_ROWS = 100_000;
@@ -145,39 +146,34 @@ Deno.serve(async (req) => {
     });
 
     const encoder = new TextEncoder();
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        try {
-          await withPrincipal(sql(), principal, async (tx) => {
-            if (query.format === "csv") {
-              const stream = await tx.unsafe(
-                `copy (${await csvSafeSelect(
-                  tx,
-                  call,
-                )}) to stdout with (format csv, header true)`,
-              ).readable();
-              for await (const chunk of stream) {
-                controller.enqueue(chunk as Uint8Array);
-              }
-            } else {
-              const rows = tx.unsafe(
-                `select row_to_json(e) as r from (${call}) e`,
-              )
-                .cursor(500);
-              for await (const batch of rows) {
-                controller.enqueue(encoder.encode(
-                  batch.map((row) => JSON.stringify(row.r)).join("\n") + "\n",
-                ));
-              }
+    // Paced by the reader (_shared/paced_stream.ts): a slow auditor's download
+    // holds the cursor, not 100,000 rows in this function's memory.
+    const body = pacedStream(
+      (out) =>
+        withPrincipal(sql(), principal, async (tx) => {
+          if (query.format === "csv") {
+            const stream = await tx.unsafe(
+              `copy (${await csvSafeSelect(
+                tx,
+                call,
+              )}) to stdout with (format csv, header true)`,
+            ).readable();
+            for await (const chunk of stream) {
+              await out.write(chunk as Uint8Array);
             }
-          });
-          controller.close();
-        } catch (err) {
-          console.error("audit-export: stream failed", err);
-          controller.error(err);
-        }
-      },
-    });
+          } else {
+            const rows = tx.unsafe(
+              `select row_to_json(e) as r from (${call}) e`,
+            ).cursor(500);
+            for await (const batch of rows) {
+              await out.write(encoder.encode(
+                batch.map((row) => JSON.stringify(row.r)).join("\n") + "\n",
+              ));
+            }
+          }
+        }),
+      { onError: (err) => console.error("audit-export: stream failed", err) },
+    );
     const ext = query.format === "csv" ? "csv" : "jsonl";
     return new Response(body, {
       headers: {
