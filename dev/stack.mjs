@@ -168,6 +168,17 @@ export async function startStack(opts) {
     pid: state.pids.gateway,
     what: "gateway",
   });
+  // Plays pg_cron + pg_net's part for webhook delivery (see the file).
+  state.pids.webhookScheduler = spawnDetached(
+    process.execPath,
+    [join(ROOT, "dev", "webhook_scheduler.mjs"), paths.state],
+    {
+      cwd: ROOT,
+      env: process.env,
+      logFile: join(paths.logs, "webhook-scheduler.log"),
+    },
+  );
+  writeState(paths, state);
   return state;
 }
 
@@ -176,6 +187,7 @@ export async function stopStack(dir, { quiet } = {}) {
   const paths = stackPaths(dir);
   const state = readState(dir);
   if (state) {
+    await stopGroup(state.pids?.webhookScheduler);
     await stopGroup(state.pids?.gateway);
     for (const fn of state.functions ?? []) await stopGroup(fn.pid);
     await stopGroup(state.pids?.postgrest);

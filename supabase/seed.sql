@@ -81,3 +81,7 @@ values ('00000000-0000-4000-c000-00000000ac3e', '00000000-0000-4000-e000-0000000
 insert into private.api_key_secrets (key_hash, org_id, key_id) values (
   extensions.digest('wk_test_LocalDemoWriteKeyForAcme00000', 'sha256'),
   '00000000-0000-4000-c000-00000000ac3e', '00000000-0000-4000-e000-0000000000a1');
+
+-- Local receivers listen on loopback over plain http: allow them here, and only
+-- here (a deployed project keeps https to public addresses only).
+update private.webhook_delivery_policy set allow_insecure_destinations = true;

@@ -116,6 +116,17 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
         if (org === orgA) members[role] = user;
       }
     }
+    // B's webhooks: an endpoint, an event fanned out to it, an attempt.
+    const [bEndpoint] = await sql`
+      insert into public.webhook_endpoints (org_id, url) values (${orgB.id}, 'https://b.example.com/hooks')
+      returning id`;
+    await sql`insert into private.webhook_endpoint_secrets (org_id, endpoint_id, secret)
+              values (${orgB.id}, ${bEndpoint.id}, private.new_webhook_secret())`;
+    await sql`select private.emit_webhook_event(${orgB.id}, 'webhook.test', '{}')`;
+    const [bDelivery] =
+      await sql`select id from public.webhook_deliveries where org_id = ${orgB.id}`;
+    await sql`insert into public.webhook_attempts (org_id, delivery_id, endpoint_id, attempt, status_code)
+              values (${orgB.id}, ${bDelivery.id}, ${bEndpoint.id}, 1, 200)`;
     const [bWorkspace] = await sql`
       insert into public.workspaces (org_id, name, slug) values (${orgB.id}, 'B', 'b')
       returning id`;
@@ -131,6 +142,10 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "invitations",
             "api_keys",
             "audit_log",
+            "webhook_endpoints",
+            "webhook_events",
+            "webhook_deliveries",
+            "webhook_attempts",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(

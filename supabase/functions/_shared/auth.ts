@@ -161,6 +161,22 @@ function hasAudience(claims: JWTPayload, audience: string): boolean {
     : claims.aud === audience;
 }
 
+/**
+ * For functions only the platform calls (pg_cron through pg_net, the local
+ * scheduler): the request must carry the service role key.
+ */
+export async function verifyServiceRole(req: Request): Promise<void> {
+  const token = bearer(req);
+  const claims = token ? await verifyUserToken(token) : null;
+  if (claims?.role !== "service_role") {
+    throw new HttpError(
+      403,
+      "forbidden",
+      "This endpoint is called by the platform with the service role key",
+    );
+  }
+}
+
 export type VerifiedKey = {
   key_id: string;
   org_id: string;

@@ -1129,6 +1129,221 @@ export type Database = {
           },
         ];
       };
+      "webhook_attempts": {
+        Row: {
+          "address": unknown;
+          "attempt": number;
+          "attempted_at": string;
+          "delivery_id": string;
+          "duration_ms": number | null;
+          "endpoint_id": string;
+          "error": string | null;
+          "error_class": string | null;
+          "id": string;
+          "org_id": string;
+          "response_excerpt": string | null;
+          "response_headers": Json | null;
+          "status_code": number | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "address"?: unknown;
+          "attempt": number;
+          "attempted_at"?: string;
+          "delivery_id": string;
+          "duration_ms"?: number | null;
+          "endpoint_id": string;
+          "error"?: string | null;
+          "error_class"?: string | null;
+          "id"?: string;
+          "org_id": string;
+          "response_excerpt"?: string | null;
+          "response_headers"?: Json | null;
+          "status_code"?: number | null;
+        };
+        Update: {
+          "address"?: unknown;
+          "attempt"?: number;
+          "attempted_at"?: string;
+          "delivery_id"?: string;
+          "duration_ms"?: number | null;
+          "endpoint_id"?: string;
+          "error"?: string | null;
+          "error_class"?: string | null;
+          "id"?: string;
+          "org_id"?: string;
+          "response_excerpt"?: string | null;
+          "response_headers"?: Json | null;
+          "status_code"?: number | null;
+        };
+        Relationships: [];
+      };
+      "webhook_deliveries": {
+        Row: {
+          "attempts": number;
+          "created_at": string;
+          "endpoint_id": string;
+          "event_created_at": string;
+          "event_id": string;
+          "event_type": string;
+          "finished_at": string | null;
+          "id": string;
+          "last_error": string | null;
+          "last_status_code": number | null;
+          "lease_expires_at": string | null;
+          "lease_owner": string | null;
+          "next_attempt_at": string;
+          "ordering_key": string | null;
+          "org_id": string;
+          "replay_of": string | null;
+          "status": string;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "attempts"?: number;
+          "created_at"?: string;
+          "endpoint_id": string;
+          "event_created_at": string;
+          "event_id": string;
+          "event_type": string;
+          "finished_at"?: string | null;
+          "id"?: string;
+          "last_error"?: string | null;
+          "last_status_code"?: number | null;
+          "lease_expires_at"?: string | null;
+          "lease_owner"?: string | null;
+          "next_attempt_at"?: string;
+          "ordering_key"?: string | null;
+          "org_id": string;
+          "replay_of"?: string | null;
+          "status"?: string;
+          "updated_at"?: string;
+        };
+        Update: {
+          "attempts"?: number;
+          "created_at"?: string;
+          "endpoint_id"?: string;
+          "event_created_at"?: string;
+          "event_id"?: string;
+          "event_type"?: string;
+          "finished_at"?: string | null;
+          "id"?: string;
+          "last_error"?: string | null;
+          "last_status_code"?: number | null;
+          "lease_expires_at"?: string | null;
+          "lease_owner"?: string | null;
+          "next_attempt_at"?: string;
+          "ordering_key"?: string | null;
+          "org_id"?: string;
+          "replay_of"?: string | null;
+          "status"?: string;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "webhook_deliveries_org_id_endpoint_id_fkey";
+            columns: ["org_id", "endpoint_id"];
+            isOneToOne: false;
+            referencedRelation: "webhook_endpoints";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "webhook_endpoints": {
+        Row: {
+          "created_at": string;
+          "created_by": string | null;
+          "description": string | null;
+          "disabled_at": string | null;
+          "disabled_reason": string | null;
+          "enabled": boolean;
+          "event_types": (string)[];
+          "failing_since": string | null;
+          "filter": Json | null;
+          "headers": NonNullable<Json>;
+          "id": string;
+          "max_attempts": number;
+          "org_id": string;
+          "rate_limit_per_second": number | null;
+          "secret_rotation_grace": string;
+          "timeout_ms": number;
+          "updated_at": string;
+          "url": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "description"?: string | null;
+          "disabled_at"?: string | null;
+          "disabled_reason"?: string | null;
+          "enabled"?: boolean;
+          "event_types"?: (string)[];
+          "failing_since"?: string | null;
+          "filter"?: Json | null;
+          "headers"?: NonNullable<Json>;
+          "id"?: string;
+          "max_attempts"?: number;
+          "org_id": string;
+          "rate_limit_per_second"?: number | null;
+          "secret_rotation_grace"?: string;
+          "timeout_ms"?: number;
+          "updated_at"?: string;
+          "url": string;
+        };
+        Update: {
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "description"?: string | null;
+          "disabled_at"?: string | null;
+          "disabled_reason"?: string | null;
+          "enabled"?: boolean;
+          "event_types"?: (string)[];
+          "failing_since"?: string | null;
+          "filter"?: Json | null;
+          "headers"?: NonNullable<Json>;
+          "id"?: string;
+          "max_attempts"?: number;
+          "org_id"?: string;
+          "rate_limit_per_second"?: number | null;
+          "secret_rotation_grace"?: string;
+          "timeout_ms"?: number;
+          "updated_at"?: string;
+          "url"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "webhook_endpoints_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "webhook_event_types": {
+        Row: {
+          "description": string;
+          "example": NonNullable<Json>;
+          "schema": NonNullable<Json>;
+          "type": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "description": string;
+          "example": NonNullable<Json>;
+          "schema": NonNullable<Json>;
+          "type": string;
+        };
+        Update: {
+          "description"?: string;
+          "example"?: NonNullable<Json>;
+          "schema"?: NonNullable<Json>;
+          "type"?: string;
+        };
+        Relationships: [];
+      };
       "webhook_events": {
         Row: {
           "created_at": string;
@@ -1393,6 +1608,28 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "create_webhook_endpoint": {
+        Args: {
+          "p_description"?: string;
+          "p_event_types"?: (string)[];
+          "p_filter"?: Json;
+          "p_headers"?: Json;
+          "p_max_attempts"?: number;
+          "p_org_id": string;
+          "p_rate_limit_per_second"?: number;
+          "p_secret_rotation_grace"?: string;
+          "p_timeout_ms"?: number;
+          "p_url": string;
+        };
+        Returns: {
+          "created_at": string;
+          "enabled": boolean;
+          "event_types": (string)[];
+          "id": string;
+          "secret": string;
+          "url": string;
+        }[];
+      };
       "create_workspace": {
         Args: { "p_name": string; "p_org_id": string; "p_slug": string };
         Returns: {
@@ -1432,6 +1669,10 @@ export type Database = {
           isOneToOne: true;
           isSetofReturn: false;
         };
+      };
+      "delete_webhook_endpoint": {
+        Args: { "p_endpoint_id": string; "p_org_id": string };
+        Returns: undefined;
       };
       "get_profile": {
         Args: { "p_org_id": string; "p_profile_id": string };
@@ -1506,6 +1747,22 @@ export type Database = {
         };
         Returns: string;
       };
+      "replay_webhook_deliveries": {
+        Args: {
+          "p_dry_run"?: boolean;
+          "p_endpoint_id"?: string;
+          "p_event_type"?: string;
+          "p_from": string;
+          "p_org_id": string;
+          "p_per_second"?: number;
+          "p_status"?: string;
+          "p_to": string;
+        };
+        Returns: {
+          "matched": number;
+          "replayed": number;
+        }[];
+      };
       "revoke_api_key": {
         Args: { "p_key_id": string; "p_org_id": string };
         Returns: {
@@ -1543,6 +1800,13 @@ export type Database = {
           "id": string;
           "old_key_expires_at": string;
           "prefix": string;
+          "secret": string;
+        }[];
+      };
+      "rotate_webhook_secret": {
+        Args: { "p_endpoint_id": string; "p_org_id": string };
+        Returns: {
+          "previous_valid_until": string;
           "secret": string;
         }[];
       };
@@ -1654,6 +1918,10 @@ export type Database = {
           isSetofReturn: true;
         };
       };
+      "send_test_webhook": {
+        Args: { "p_endpoint_id": string; "p_org_id": string };
+        Returns: string;
+      };
       "unmerge_profiles": {
         Args: { "p_merge_id": string; "p_org_id": string };
         Returns: {
@@ -1672,6 +1940,48 @@ export type Database = {
         SetofOptions: {
           from: "*";
           to: "profile_merges";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "update_webhook_endpoint": {
+        Args: {
+          "p_description"?: string;
+          "p_enabled"?: boolean;
+          "p_endpoint_id": string;
+          "p_event_types"?: (string)[];
+          "p_filter"?: Json;
+          "p_headers"?: Json;
+          "p_max_attempts"?: number;
+          "p_org_id": string;
+          "p_rate_limit_per_second"?: number;
+          "p_secret_rotation_grace"?: string;
+          "p_timeout_ms"?: number;
+          "p_url"?: string;
+        };
+        Returns: {
+          "created_at": string;
+          "created_by": string | null;
+          "description": string | null;
+          "disabled_at": string | null;
+          "disabled_reason": string | null;
+          "enabled": boolean;
+          "event_types": (string)[];
+          "failing_since": string | null;
+          "filter": Json | null;
+          "headers": NonNullable<Json>;
+          "id": string;
+          "max_attempts": number;
+          "org_id": string;
+          "rate_limit_per_second": number | null;
+          "secret_rotation_grace": string;
+          "timeout_ms": number;
+          "updated_at": string;
+          "url": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "webhook_endpoints";
           isOneToOne: true;
           isSetofReturn: false;
         };

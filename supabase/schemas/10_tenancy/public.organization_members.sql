@@ -63,3 +63,8 @@ create trigger organization_members_audit after insert or update or delete on pu
 -- Each foreign key has an index that covers it: deleting or re-keying the row
 -- it references finds the rows that point at it without a scan.
 create index organization_members_invited_by_idx on public.organization_members (invited_by) where invited_by is not null;
+
+-- Webhook events for membership changes (member.added, .removed, .role_changed).
+create trigger organization_members_webhook_events
+  after insert or update of status, role or delete on public.organization_members
+  for each row execute function private.emit_change_events();

@@ -71,3 +71,8 @@ create trigger api_keys_audit after insert or update or delete on public.api_key
 create index api_keys_created_by_idx on public.api_keys (created_by) where created_by is not null;
 create index api_keys_source_idx on public.api_keys (org_id, source_id) where source_id is not null;
 create index api_keys_workspace_idx on public.api_keys (org_id, workspace_id) where workspace_id is not null;
+
+-- Webhook events for key changes (api_key.created, .rotated, .revoked).
+create trigger api_keys_webhook_events
+  after insert or update of revoked_at, replaced_by on public.api_keys
+  for each row execute function private.emit_change_events();

@@ -48,3 +48,8 @@ comment on column public.profile_merges.moved_memberships is
 -- per step, not a scan of the organization's merges.
 create index profile_merges_standing_loser_idx on public.profile_merges (org_id, loser_id)
   where unmerged_at is null;
+
+-- Webhook events for merges and unmerges (profile.merged, profile.unmerged).
+create trigger profile_merges_webhook_events
+  after insert or update of unmerged_at on public.profile_merges
+  for each row execute function private.emit_change_events();

@@ -5,7 +5,9 @@ insert into private.time_partitioned_tables (parent, partition_interval, premake
   ('public.events', '1 day', 7, '2 years', null, null),
   ('private.ingested_messages', '1 day', 2, '2 days', null, null),
   -- Customers replay webhook events up to 90 days, as Svix keeps messages.
-  ('public.webhook_events', '1 mon', 3, '90 days', null, null)
+  ('public.webhook_events', '1 mon', 3, '90 days', null, null),
+  -- Attempts are kept as long as the events they delivered.
+  ('public.webhook_attempts', '1 mon', 3, '90 days', null, null)
 on conflict (parent) do update set
   partition_interval = excluded.partition_interval,
   premake = excluded.premake,
