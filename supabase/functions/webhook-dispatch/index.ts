@@ -23,7 +23,9 @@ const ROUND_BUDGET_MS = Number(
 );
 const PER_ENDPOINT_CONCURRENCY = 8;
 // Long enough for a batch's slowest send (timeouts are at most 30 s).
-const LEASE = `${Number(Deno.env.get("MERIDIAN_WEBHOOK_LEASE_S") ?? 60)} seconds`;
+const LEASE = `${
+  Number(Deno.env.get("MERIDIAN_WEBHOOK_LEASE_S") ?? 60)
+} seconds`;
 const worker = `dispatch-${crypto.randomUUID().slice(0, 8)}`;
 
 const db = () => sql({ statementTimeoutMs: 30_000 });
