@@ -447,6 +447,24 @@ begin
     end if;
     v_settled := v_settled + 1;
 
+    -- THE HOURLY ROLLUP behind analytics.webhook_endpoint_stats.
+    insert into public.webhook_endpoint_hourly_stats as h
+      (org_id, endpoint_id, hour, attempts, succeeded, failed, dead, latency_buckets)
+    values (r.org_id, v_delivery.endpoint_id, date_trunc('hour', now()), 1,
+            case when v_ok then 1 else 0 end,
+            case when v_ok then 0 else 1 end,
+            case when not v_ok and (r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts)
+                 then 1 else 0 end,
+            private.webhook_latency_bucket(r.duration_ms))
+    on conflict (org_id, endpoint_id, hour) do update set
+      attempts = h.attempts + 1,
+      succeeded = h.succeeded + excluded.succeeded,
+      failed = h.failed + excluded.failed,
+      dead = h.dead + excluded.dead,
+      latency_buckets = (select array_agg(x.a + x.b order by x.i)
+                         from unnest(h.latency_buckets, excluded.latency_buckets)
+                              with ordinality as x (a, b, i));
+
     -- THE ENDPOINT'S HEALTH
     if v_ok then
       if v_endpoint.failing_since is not null then
@@ -1244,6 +1262,291 @@ GRANT SELECT ON TABLE "public"."webhook_event_types" TO "service_role";
 
 ALTER TABLE "public"."webhook_endpoints"
   ADD CONSTRAINT "webhook_endpoints_headers_valid" CHECK (private.webhook_headers_valid(headers));
+
+CREATE TABLE "public"."webhook_endpoint_hourly_stats" (
+  "org_id"          uuid                     NOT NULL,
+  "endpoint_id"     uuid                     NOT NULL,
+  "hour"            timestamp with time zone NOT NULL,
+  "attempts"        integer                  NOT NULL DEFAULT 0,
+  "succeeded"       integer                  NOT NULL DEFAULT 0,
+  "failed"          integer                  NOT NULL DEFAULT 0,
+  "dead"            integer                  NOT NULL DEFAULT 0,
+  "latency_buckets" integer[]                NOT NULL,
+  CONSTRAINT "webhook_endpoint_hourly_stats_pkey" PRIMARY KEY (org_id, endpoint_id, hour)
+);
+
+ALTER TABLE "public"."webhook_endpoint_hourly_stats"
+  ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "anon";
+
+
+CREATE OR REPLACE FUNCTION private.webhook_latency_bucket (
+  p_duration_ms integer
+)
+  RETURNS integer[]
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select array_agg(case when b.i = coalesce((
+                     select min(e.i) from unnest(private.webhook_latency_edges()) with ordinality e (edge, i)
+                     where coalesce(p_duration_ms, 0) <= e.edge),
+                     pg_catalog.array_length(private.webhook_latency_edges(), 1) + 1)
+                   then 1 else 0 end order by b.i)
+  from generate_series(1, pg_catalog.array_length(private.webhook_latency_edges(), 1) + 1) b (i)
+$function$;
+
+CREATE OR REPLACE FUNCTION private.webhook_latency_edges()
+  RETURNS integer[]
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select array[25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
+$function$;
+
+CREATE OR REPLACE FUNCTION private.webhook_latency_percentile (
+  p_buckets  integer[],
+  p_fraction double precision
+)
+  RETURNS integer
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select e.edge
+  from (
+    select b.i, (private.webhook_latency_edges())[b.i] as edge,
+           sum(b.n) over (order by b.i) as running, sum(b.n) over () as total
+    from unnest(p_buckets) with ordinality as b (n, i)
+  ) e
+  where e.total > 0 and e.running >= e.total * p_fraction
+  order by e.i
+  limit 1
+$function$;
+
+CREATE OR REPLACE FUNCTION public.list_webhook_attempts (
+  p_org_id              uuid,
+  p_delivery_id         uuid                     DEFAULT NULL::uuid,
+  p_endpoint_id         uuid                     DEFAULT NULL::uuid,
+  p_before_attempted_at timestamp with time zone DEFAULT NULL::timestamp WITH time zone,
+  p_before_id           uuid                     DEFAULT NULL::uuid,
+  p_limit               integer                  DEFAULT 50
+)
+  RETURNS SETOF public.webhook_attempts
+  LANGUAGE sql
+  STABLE
+  SET search_path TO ''
+  AS $function$
+  select a.* from public.webhook_attempts a
+  where a.org_id = p_org_id
+    and (p_delivery_id is null or a.delivery_id = p_delivery_id)
+    and (p_endpoint_id is null or a.endpoint_id = p_endpoint_id)
+    and (p_before_attempted_at is null
+         or (a.attempted_at, a.id) < (p_before_attempted_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')))
+  order by a.attempted_at desc, a.id desc
+  limit least(greatest(coalesce(p_limit, 50), 1), 500)
+$function$;
+
+REVOKE ALL ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) FROM PUBLIC, "anon";
+
+CREATE OR REPLACE FUNCTION public.list_webhook_deliveries (
+  p_org_id            uuid,
+  p_endpoint_id       uuid                     DEFAULT NULL::uuid,
+  p_status            text                     DEFAULT NULL::text,
+  p_event_type        text                     DEFAULT NULL::text,
+  p_before_created_at timestamp with time zone DEFAULT NULL::timestamp WITH time zone,
+  p_before_id         uuid                     DEFAULT NULL::uuid,
+  p_limit             integer                  DEFAULT 50
+)
+  RETURNS SETOF public.webhook_deliveries
+  LANGUAGE sql
+  STABLE
+  SET search_path TO ''
+  AS $function$
+  select d.* from public.webhook_deliveries d
+  where d.org_id = p_org_id
+    and (p_endpoint_id is null or d.endpoint_id = p_endpoint_id)
+    and (p_status is null or d.status = p_status)
+    and (p_event_type is null or d.event_type = p_event_type)
+    and (p_before_created_at is null
+         or (d.created_at, d.id) < (p_before_created_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')))
+  order by d.created_at desc, d.id desc
+  limit least(greatest(coalesce(p_limit, 50), 1), 500)
+$function$;
+
+REVOKE ALL ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) FROM PUBLIC, "anon";
+
+CREATE OR REPLACE FUNCTION public.verify_audit_checkpoint (
+  p_org_id uuid,
+  p_seq    bigint,
+  p_hash   text
+)
+  RETURNS TABLE (
+    ok           boolean,
+    rows_checked bigint,
+    reason       text
+  )
+  LANGUAGE plpgsql
+  STABLE
+  SECURITY DEFINER
+  SET search_path TO ''
+  AS $function$
+declare
+  v_row public.audit_log;
+  v_chain record;
+begin
+  perform private.require_permission(p_org_id, 'audit:read');
+  if p_hash is null or p_hash !~ '^[0-9a-f]{64}$' then
+    raise exception 'hash must be 64 hexadecimal digits, as audit.checkpoint sends it'
+      using errcode = '22023', detail = 'field: hash';
+  end if;
+  select * into v_row from public.audit_log a where a.org_id = p_org_id and a.seq = p_seq;
+  if v_row.seq is null then
+    if exists (select 1 from private.audit_chain_checkpoints c
+               where c.org_id = p_org_id and c.seq >= p_seq) then
+      -- Retention dropped it; the chain is checked from its own checkpoint.
+      return query select v.ok, v.rows_checked,
+        coalesce(v.reason, 'row past retention; the chain since verifies')
+        from private.verify_audit_chain(p_org_id) v;
+      return;
+    end if;
+    return query select false, 0::bigint, format('no audit row %s: the chain was cut or never reached it', p_seq);
+    return;
+  end if;
+  if encode(v_row.hash, 'hex') <> p_hash then
+    return query select false, 0::bigint, format('row %s no longer has the checkpoint''s hash: history was rewritten', p_seq);
+    return;
+  end if;
+  select * into v_chain from private.verify_audit_chain(p_org_id, v_row.occurred_at) v;
+  return query select v_chain.ok, v_chain.rows_checked,
+    coalesce(v_chain.reason, 'the checkpoint matches and the chain since verifies');
+end;
+$function$;
+
+REVOKE ALL ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) FROM PUBLIC, "anon";
+
+ALTER TABLE "public"."webhook_endpoint_hourly_stats"
+  ADD CONSTRAINT "webhook_endpoint_hourly_stats_org_id_endpoint_id_fkey" FOREIGN KEY (org_id, endpoint_id) REFERENCES public.webhook_endpoints(org_id, id) ON DELETE CASCADE;
+
+CREATE VIEW "analytics"."webhook_endpoint_stats" WITH (security_invoker=true) AS  SELECT e.org_id,
+    e.id AS endpoint_id,
+    e.url,
+    e.enabled,
+    COALESCE(s.attempts, 0) AS attempts_24h,
+        CASE
+            WHEN (s.attempts > 0) THEN round(((s.succeeded)::numeric / (s.attempts)::numeric), 4)
+            ELSE NULL::numeric
+        END AS success_rate_24h,
+    private.webhook_latency_percentile(s.buckets, (0.5)::double precision) AS latency_p50_ms,
+    private.webhook_latency_percentile(s.buckets, (0.95)::double precision) AS latency_p95_ms,
+    COALESCE(s.succeeded, 0) AS succeeded_24h,
+    COALESCE(s.failed, 0) AS failed_attempts_24h,
+    COALESCE(s.dead, 0) AS dead_24h,
+    (now() - ( SELECT min(d.created_at) AS min
+           FROM public.webhook_deliveries d
+          WHERE ((d.org_id = e.org_id) AND (d.endpoint_id = e.id) AND (d.status = ANY (ARRAY['pending'::text, 'failed'::text, 'delivering'::text]))))) AS oldest_pending_age
+   FROM (public.webhook_endpoints e
+     LEFT JOIN LATERAL ( SELECT (sum(h.attempts))::integer AS attempts,
+            (sum(h.succeeded))::integer AS succeeded,
+            (sum(h.failed))::integer AS failed,
+            (sum(h.dead))::integer AS dead,
+            ARRAY( SELECT (sum(b.n))::integer AS sum
+                   FROM public.webhook_endpoint_hourly_stats h2,
+                    LATERAL unnest(h2.latency_buckets) WITH ORDINALITY b(n, i)
+                  WHERE ((h2.org_id = e.org_id) AND (h2.endpoint_id = e.id) AND (h2.hour >= (date_trunc('hour'::text, now()) - '23:00:00'::interval)))
+                  GROUP BY b.i
+                  ORDER BY b.i) AS buckets
+           FROM public.webhook_endpoint_hourly_stats h
+          WHERE ((h.org_id = e.org_id) AND (h.endpoint_id = e.id) AND (h.hour >= (date_trunc('hour'::text, now()) - '23:00:00'::interval)))) s ON (true));
+
+CREATE INDEX webhook_endpoint_hourly_stats_hour_idx ON public.webhook_endpoint_hourly_stats USING btree (hour);
+
+CREATE POLICY "Webhook readers can read their organization's delivery stats" ON "public"."webhook_endpoint_hourly_stats"
+  FOR SELECT
+  TO "authenticated"
+  USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
+
+COMMENT ON FUNCTION "private"."webhook_latency_bucket"(integer) IS 'A latency histogram (buckets of private.webhook_latency_edges plus one) holding one attempt of this duration.';
+
+COMMENT ON FUNCTION "private"."webhook_latency_edges"() IS 'Upper edges (ms) of webhook latency histogram buckets; one more bucket takes the rest.';
+
+COMMENT ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) IS 'The upper bound of a percentile of a webhook latency histogram (ms); null when empty or past the last edge.';
+
+COMMENT ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp with time zone, uuid, integer) IS 'Webhook attempts newest first, by delivery or endpoint, in keyset pages (at most 500); RLS applies.';
+
+COMMENT ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp with time zone, uuid, integer) IS 'Webhook deliveries newest first, by endpoint, status and type, in keyset pages (at most 500); RLS applies.';
+
+COMMENT ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) IS 'Checks the audit chain against a checkpoint kept outside the database (seq and hex hash from audit.checkpoint); audit:read.';
+
+COMMENT ON TABLE "public"."webhook_endpoint_hourly_stats" IS 'Webhook attempts per endpoint and hour, by outcome, with a latency histogram: the rollup behind analytics.webhook_endpoint_stats.';
+
+COMMENT ON VIEW "analytics"."webhook_endpoint_stats" IS 'Per webhook endpoint over 24 h: attempts, success rate, latency p50/p95 (ms, bucket bounds), deliveries succeeded and dead, oldest pending age.';
+
+REVOKE ALL ON FUNCTION "private"."webhook_latency_bucket"(integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."webhook_latency_bucket"(integer) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_latency_bucket"(integer) TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."webhook_latency_edges"() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_latency_edges"() TO "authenticated";
+
+REVOKE ALL ON FUNCTION "private"."webhook_latency_edges"() FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_latency_edges"() TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_latency_edges"() TO "service_role";
+
+REVOKE ALL ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) TO "service_role";
+
+REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "authenticated";
+
+GRANT SELECT ON TABLE "public"."webhook_endpoint_hourly_stats" TO "authenticated";
+
+REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_endpoint_hourly_stats" TO "postgres";
+
+REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "service_role";
+
+GRANT SELECT ON TABLE "public"."webhook_endpoint_hourly_stats" TO "service_role";
+
+GRANT SELECT ON TABLE "analytics"."webhook_endpoint_stats" TO "authenticated", "service_role";
 
 -- HAND-WRITTEN: the catalogue, the policy row and the registry row, as
 -- 90_reference_data holds them.

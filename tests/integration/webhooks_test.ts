@@ -114,7 +114,14 @@ Deno.test("real events reach a receiver, signed to the Standard Webhooks spec", 
                               where org_id = ${org.id} and type = 'member.added'
                                 and payload ->> 'user_id' = ${member.id}`;
     assert.equal(added.id, event.id);
-    assert.deepEqual(await deliveryStatuses(sql, org.id), { succeeded: 2 });
+    // Received is not yet recorded: the dispatcher settles the batch after.
+    await waitFor(
+      "both deliveries settled",
+      async () =>
+        JSON.stringify(await deliveryStatuses(sql, org.id)) ===
+          JSON.stringify({ succeeded: 2 }),
+      10_000,
+    );
   } finally {
     await receiver.close();
     await sql.end();

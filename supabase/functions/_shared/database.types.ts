@@ -1250,6 +1250,49 @@ export type Database = {
           },
         ];
       };
+      "webhook_endpoint_hourly_stats": {
+        Row: {
+          "attempts": number;
+          "dead": number;
+          "endpoint_id": string;
+          "failed": number;
+          "hour": string;
+          "latency_buckets": (number)[];
+          "org_id": string;
+          "succeeded": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "attempts"?: number;
+          "dead"?: number;
+          "endpoint_id": string;
+          "failed"?: number;
+          "hour": string;
+          "latency_buckets": (number)[];
+          "org_id": string;
+          "succeeded"?: number;
+        };
+        Update: {
+          "attempts"?: number;
+          "dead"?: number;
+          "endpoint_id"?: string;
+          "failed"?: number;
+          "hour"?: string;
+          "latency_buckets"?: (number)[];
+          "org_id"?: string;
+          "succeeded"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName:
+              "webhook_endpoint_hourly_stats_org_id_endpoint_id_fkey";
+            columns: ["org_id", "endpoint_id"];
+            isOneToOne: false;
+            referencedRelation: "webhook_endpoints";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
       "webhook_endpoints": {
         Row: {
           "created_at": string;
@@ -1712,6 +1755,74 @@ export type Database = {
         Args: { "p_org_id": string };
         Returns: undefined;
       };
+      "list_webhook_attempts": {
+        Args: {
+          "p_before_attempted_at"?: string;
+          "p_before_id"?: string;
+          "p_delivery_id"?: string;
+          "p_endpoint_id"?: string;
+          "p_limit"?: number;
+          "p_org_id": string;
+        };
+        Returns: {
+          "address": unknown;
+          "attempt": number;
+          "attempted_at": string;
+          "delivery_id": string;
+          "duration_ms": number | null;
+          "endpoint_id": string;
+          "error": string | null;
+          "error_class": string | null;
+          "id": string;
+          "org_id": string;
+          "response_excerpt": string | null;
+          "response_headers": Json | null;
+          "status_code": number | null;
+        }[];
+        SetofOptions: {
+          from: "*";
+          to: "webhook_attempts";
+          isOneToOne: false;
+          isSetofReturn: true;
+        };
+      };
+      "list_webhook_deliveries": {
+        Args: {
+          "p_before_created_at"?: string;
+          "p_before_id"?: string;
+          "p_endpoint_id"?: string;
+          "p_event_type"?: string;
+          "p_limit"?: number;
+          "p_org_id": string;
+          "p_status"?: string;
+        };
+        Returns: {
+          "attempts": number;
+          "created_at": string;
+          "endpoint_id": string;
+          "event_created_at": string;
+          "event_id": string;
+          "event_type": string;
+          "finished_at": string | null;
+          "id": string;
+          "last_error": string | null;
+          "last_status_code": number | null;
+          "lease_expires_at": string | null;
+          "lease_owner": string | null;
+          "next_attempt_at": string;
+          "ordering_key": string | null;
+          "org_id": string;
+          "replay_of": string | null;
+          "status": string;
+          "updated_at": string;
+        }[];
+        SetofOptions: {
+          from: "*";
+          to: "webhook_deliveries";
+          isOneToOne: false;
+          isSetofReturn: true;
+        };
+      };
       "password_verification_attempt_hook": {
         Args: { "event": Json };
         Returns: Json;
@@ -1991,6 +2102,14 @@ export type Database = {
         Returns: {
           "broken_id": string;
           "broken_seq": number;
+          "ok": boolean;
+          "reason": string;
+          "rows_checked": number;
+        }[];
+      };
+      "verify_audit_checkpoint": {
+        Args: { "p_hash": string; "p_org_id": string; "p_seq": number };
+        Returns: {
           "ok": boolean;
           "reason": string;
           "rows_checked": number;

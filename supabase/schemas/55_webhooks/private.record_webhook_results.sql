@@ -71,6 +71,24 @@ begin
     end if;
     v_settled := v_settled + 1;
 
+    -- THE HOURLY ROLLUP behind analytics.webhook_endpoint_stats.
+    insert into public.webhook_endpoint_hourly_stats as h
+      (org_id, endpoint_id, hour, attempts, succeeded, failed, dead, latency_buckets)
+    values (r.org_id, v_delivery.endpoint_id, date_trunc('hour', now()), 1,
+            case when v_ok then 1 else 0 end,
+            case when v_ok then 0 else 1 end,
+            case when not v_ok and (r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts)
+                 then 1 else 0 end,
+            private.webhook_latency_bucket(r.duration_ms))
+    on conflict (org_id, endpoint_id, hour) do update set
+      attempts = h.attempts + 1,
+      succeeded = h.succeeded + excluded.succeeded,
+      failed = h.failed + excluded.failed,
+      dead = h.dead + excluded.dead,
+      latency_buckets = (select array_agg(x.a + x.b order by x.i)
+                         from unnest(h.latency_buckets, excluded.latency_buckets)
+                              with ordinality as x (a, b, i));
+
     -- THE ENDPOINT'S HEALTH
     if v_ok then
       if v_endpoint.failing_since is not null then

@@ -3,7 +3,7 @@
 -- and that one organization can neither read nor write another's endpoints,
 -- deliveries or attempts.
 begin;
-select plan(26);
+select plan(31);
 
 -- RETRY SCHEDULE (Svix): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; +-20% jitter.
 select is(private.webhook_retry_delay(1), interval '5 seconds', 'first retry after 5 s');
@@ -75,6 +75,16 @@ select is((select count(*)::int from public.webhook_deliveries
 select is((select count(*)::int from private.claim_webhook_deliveries('w2', 100, '1 minute')
            where org_id = 'eeeeeeee-0000-4000-8000-00000000000a'), 1,
   'then key k''s next delivery is claimed');
+
+-- STATS: the rollup behind analytics.webhook_endpoint_stats.
+select is(private.webhook_latency_bucket(40), array[0,1,0,0,0,0,0,0,0,0,0], 'a 40 ms attempt falls in the 50 ms bucket');
+select is(private.webhook_latency_percentile(array[0,6,0,0,3,0,0,0,0,0,1], 0.5), 50, 'p50 is the bucket where half the attempts are');
+select is(private.webhook_latency_percentile(array[0,6,0,0,3,0,0,0,0,0,1], 0.95), null, 'p95 past the last edge is unknown (null), not invented');
+select is((select attempts from public.webhook_endpoint_hourly_stats
+           where org_id = 'eeeeeeee-0000-4000-8000-00000000000a'), 2, 'each recorded attempt is rolled up');
+select is((select (attempts_24h, succeeded_24h, success_rate_24h, latency_p50_ms)::text from analytics.webhook_endpoint_stats
+           where org_id = 'eeeeeeee-0000-4000-8000-00000000000a'), '(2,2,1.0000,25)',
+  'the stats view reads the rollup: attempts, successes, success rate, p50');
 
 -- ISOLATION: A's owner sees nothing of B, and cannot write endpoints at all.
 select tests.authenticate_as('hook_owner_a');
