@@ -127,6 +127,8 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
       await sql`select id from public.webhook_deliveries where org_id = ${orgB.id}`;
     await sql`insert into public.webhook_attempts (org_id, delivery_id, endpoint_id, attempt, status_code)
               values (${orgB.id}, ${bDelivery.id}, ${bEndpoint.id}, 1, 200)`;
+    await sql`insert into public.webhook_endpoint_hourly_stats (org_id, endpoint_id, hour, attempts, latency_buckets)
+              values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))`;
     const [bWorkspace] = await sql`
       insert into public.workspaces (org_id, name, slug) values (${orgB.id}, 'B', 'b')
       returning id`;
@@ -146,6 +148,7 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "webhook_events",
             "webhook_deliveries",
             "webhook_attempts",
+            "webhook_endpoint_hourly_stats",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(
