@@ -4,8 +4,8 @@
 // and verified by the independent `standardwebhooks` library; retries, dead
 // letters and a replay that keeps the webhook-id; a secret rotation signed
 // with both secrets; refusals of private destinations; a dispatcher dying
-// with a batch and a flaky receiver losing nothing; keyed ordering under two
-// dispatchers.
+// with a batch, a flaky receiver and a Postgres restart losing nothing; keyed
+// ordering under two dispatchers.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import {
@@ -456,5 +456,72 @@ Deno.test("keyed events arrive in order per key under two dispatchers", async ()
     await second.stop();
     await receiver.close();
     await sql.end();
+  }
+});
+
+async function cli(command: string): Promise<void> {
+  const out = await new Deno.Command("node", {
+    args: ["dev/cli.mjs", command],
+    env: { MERIDIAN_STACK_DIR: stack().dir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `${command} failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
+
+Deno.test("a Postgres restart mid-run loses nothing: every event ends succeeded", async () => {
+  const sql = adminSql();
+  const receiver = startReceiver();
+  try {
+    const { owner, org } = await orgWithOwner(sql, "restarted");
+    await createEndpoint(owner.token, org.id, receiver.url, {
+      p_event_types: ["webhook.test"],
+    });
+    // Slow answers, so that a batch is in flight when Postgres goes down.
+    receiver.behave(() => ({ status: 200, delayMs: 800 }));
+    await sql.begin(async (tx) => {
+      for (let i = 0; i < 20; i++) {
+        await tx`select private.emit_webhook_event(${org.id}, 'webhook.test', ${
+          tx.json({ n: i })
+        })`;
+      }
+    });
+    await waitFor(
+      "a batch in flight",
+      async () => ((await deliveryStatuses(sql, org.id)).delivering ?? 0) > 0,
+      10_000,
+    );
+    await sql.end();
+    await cli("db:stop");
+    await cli("db:start");
+    const after = adminSql();
+    try {
+      await waitFor("PostgREST back", async () => {
+        const res = await fetch(
+          `http://127.0.0.1:${stack().postgrestAdminPort}/ready`,
+        );
+        await res.body?.cancel();
+        return res.ok;
+      });
+      receiver.behave(() => ({ status: 200 }));
+      await waitFor("every event delivered", async () => {
+        // The batch whose results the restart lost is still leased: let its
+        // leases run out now rather than in a minute.
+        await after`update public.webhook_deliveries set lease_expires_at = now()
+                    where org_id = ${org.id} and status = 'delivering'
+                      and lease_expires_at > now() + interval '5 seconds'`;
+        await dispatchNow();
+        return (await deliveryStatuses(after, org.id)).succeeded === 20;
+      }, 60_000);
+      assert.equal(new Set(receiver.received.map((r) => r.id)).size, 20);
+    } finally {
+      await after.end();
+    }
+  } finally {
+    await receiver.close();
   }
 });
