@@ -3,7 +3,7 @@
 -- and that one organization can neither read nor write another's endpoints,
 -- deliveries or attempts.
 begin;
-select plan(31);
+select plan(34);
 
 -- RETRY SCHEDULE (Svix): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; +-20% jitter.
 select is(private.webhook_retry_delay(1), interval '5 seconds', 'first retry after 5 s');
@@ -85,6 +85,23 @@ select is((select attempts from public.webhook_endpoint_hourly_stats
 select is((select (attempts_24h, succeeded_24h, success_rate_24h, latency_p50_ms)::text from analytics.webhook_endpoint_stats
            where org_id = 'eeeeeeee-0000-4000-8000-00000000000a'), '(2,2,1.0000,25)',
   'the stats view reads the rollup: attempts, successes, success rate, p50');
+
+-- QUOTA: past a hard webhook_deliveries quota, deliveries wait, never dropped.
+insert into public.org_quota_overrides (org_id, metric, period, quota, hard)
+values ('eeeeeeee-0000-4000-8000-00000000000a', 'webhook_deliveries', 'month', 2, true);
+select private.emit_webhook_event('eeeeeeee-0000-4000-8000-00000000000a', 'webhook.test', '{"plan": "pro", "n": 3}');
+select is((select count(*)::int from private.claim_webhook_deliveries('w3', 100, '1 minute')
+           where org_id = 'eeeeeeee-0000-4000-8000-00000000000a'), 0,
+  'an organization over its hard webhook quota has nothing claimed');
+select is((select count(*)::int from public.webhook_deliveries
+           where org_id = 'eeeeeeee-0000-4000-8000-00000000000a' and status = 'pending'), 1,
+  'its new delivery waits in the queue');
+
+-- HEADERS: the signature's own cannot be overridden.
+select throws_ok(
+  $$ update public.webhook_endpoints set headers = '{"Webhook-Signature": "v1,forged"}'
+     where org_id = 'eeeeeeee-0000-4000-8000-00000000000a' $$,
+  '23514', null, 'custom headers may not set webhook-* headers');
 
 -- ISOLATION: A's owner sees nothing of B, and cannot write endpoints at all.
 select tests.authenticate_as('hook_owner_a');
