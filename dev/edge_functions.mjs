@@ -41,9 +41,6 @@ function functionEnv(stack) {
       keys: stack.keys.jwks.keys.filter((k) => k.kty !== "oct"),
     }),
     MERIDIAN_LEGACY_JWT_SECRET: stack.keys.jwtSecret,
-    // Local receivers listen on loopback over plain http (never set this on a
-    // deployed project: it turns off the webhook SSRF defence).
-    MERIDIAN_WEBHOOKS_ALLOW_PRIVATE: "1",
   };
   const envFile = join(FUNCTIONS_DIR, ".env");
   if (existsSync(envFile)) {

@@ -151,20 +151,21 @@ CREATE OR REPLACE FUNCTION private.claim_webhook_deliveries (
   p_lease  interval DEFAULT '00:01:00'::interval
 )
   RETURNS TABLE (
-    org_id                uuid,
-    delivery_id           uuid,
-    endpoint_id           uuid,
-    attempt               integer,
-    max_attempts          integer,
-    event_id              uuid,
-    event_type            text,
-    event_created_at      timestamp with time zone,
-    data                  jsonb,
-    url                   text,
-    headers               jsonb,
-    timeout_ms            integer,
-    rate_limit_per_second integer,
-    secrets               text[]
+    org_id                      uuid,
+    delivery_id                 uuid,
+    endpoint_id                 uuid,
+    attempt                     integer,
+    max_attempts                integer,
+    event_id                    uuid,
+    event_type                  text,
+    event_created_at            timestamp with time zone,
+    data                        jsonb,
+    url                         text,
+    headers                     jsonb,
+    timeout_ms                  integer,
+    rate_limit_per_second       integer,
+    secrets                     text[],
+    allow_insecure_destinations boolean
   )
   LANGUAGE plpgsql
   SECURITY DEFINER
@@ -202,7 +203,8 @@ begin
          c.event_id, c.event_type, c.event_created_at, ev.payload,
          e.url, e.headers, e.timeout_ms, e.rate_limit_per_second,
          array_remove(array[s.secret,
-           case when s.previous_valid_until > now() then s.previous_secret end], null)
+           case when s.previous_valid_until > now() then s.previous_secret end], null),
+         coalesce((select p.allow_insecure_destinations from private.webhook_delivery_policy p), false)
   from claimed c
   join public.webhook_endpoints e on e.org_id = c.org_id and e.id = c.endpoint_id
   join private.webhook_endpoint_secrets s on s.org_id = c.org_id and s.endpoint_id = c.endpoint_id

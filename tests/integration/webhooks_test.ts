@@ -315,6 +315,35 @@ Deno.test("destinations that are not public https are refused at creation, namin
         p_url: "https://hooks.example.com/meridian",
       });
       assert.equal(ok.error, null);
+
+      // An endpoint that got in anyway (made before, or by a name resolving
+      // to a private address) is refused again at every send.
+      const receiver = startReceiver();
+      try {
+        const [sneaked] = await sql`
+          insert into public.webhook_endpoints (org_id, url, event_types)
+          values (${org.id}, ${receiver.url}, '{webhook.test}') returning id`;
+        await sql`insert into private.webhook_endpoint_secrets (org_id, endpoint_id, secret)
+                  values (${org.id}, ${sneaked.id}, private.new_webhook_secret())`;
+        await sql`select private.emit_webhook_event(${org.id}, 'webhook.test', '{}')`;
+        await waitFor("the send refused", async () => {
+          await dispatchNow();
+          const [a] =
+            await sql`select error_class, error from public.webhook_attempts
+                                where org_id = ${org.id} and endpoint_id = ${sneaked.id}`;
+          return a?.error_class === "ssrf_blocked";
+        }, 20_000);
+        const [a] = await sql`select error from public.webhook_attempts
+                              where org_id = ${org.id} and endpoint_id = ${sneaked.id}`;
+        assert.match(a.error, /https_only|address_range/);
+        assert.equal(
+          receiver.received.length,
+          0,
+          "nothing reached the private address",
+        );
+      } finally {
+        await receiver.close();
+      }
     } finally {
       await sql`update private.webhook_delivery_policy set allow_insecure_destinations = true`;
     }
@@ -415,9 +444,7 @@ Deno.test("a receiver failing 30% of the time ends with every event succeeded or
 Deno.test("keyed events arrive in order per key under two dispatchers", async () => {
   const sql = adminSql();
   const receiver = startReceiver();
-  const second = await startFunction("webhook-dispatch", {
-    MERIDIAN_WEBHOOKS_ALLOW_PRIVATE: "1",
-  });
+  const second = await startFunction("webhook-dispatch", {});
   try {
     const { owner, org } = await orgWithOwner(sql, "ordered");
     await createEndpoint(owner.token, org.id, receiver.url, {

@@ -25,6 +25,8 @@ export type Claimed = {
   timeout_ms: number;
   rate_limit_per_second: number | null;
   secrets: string[];
+  /** private.webhook_delivery_policy: plain http and private addresses (local development). */
+  allow_insecure_destinations: boolean;
 };
 
 export type Outcome = {
@@ -47,8 +49,6 @@ export type Outcome = {
   retry_after_s: number | null;
 };
 
-/** Private addresses and plain http, for local development only. */
-const ALLOW_PRIVATE = Deno.env.get("MERIDIAN_WEBHOOKS_ALLOW_PRIVATE") === "1";
 const EXCERPT_BYTES = 1024;
 // The response is read no further than this: receivers are strangers.
 const MAX_RESPONSE_BYTES = 20 * 1024;
@@ -234,7 +234,7 @@ export async function attempt(d: Claimed): Promise<Outcome> {
   try {
     // PREPARE: the destination, checked again at every send.
     const { url, addresses } = await checkDestination(d.url, {
-      allowPrivate: ALLOW_PRIVATE,
+      allowPrivate: d.allow_insecure_destinations,
     });
     address = addresses[0];
     const body = envelope(d);

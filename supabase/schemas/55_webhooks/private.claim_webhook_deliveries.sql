@@ -5,8 +5,9 @@
 -- delivery waits while an earlier one of its endpoint and key is unsettled
 -- (per-key FIFO). Organizations over their hard webhook quota keep their
 -- deliveries queued until the next period or an upgrade. Returns what the
--- dispatcher needs to send: the envelope's parts, the endpoint's settings and
--- its signing secrets.
+-- dispatcher needs to send: the envelope's parts, the endpoint's settings, its
+-- signing secrets, and whether private destinations are allowed (the one
+-- switch, private.webhook_delivery_policy, for creation and sending alike).
 create or replace function private.claim_webhook_deliveries(
   p_worker text,
   p_limit int default 100,
@@ -16,7 +17,7 @@ returns table (
   org_id uuid, delivery_id uuid, endpoint_id uuid, attempt int, max_attempts int,
   event_id uuid, event_type text, event_created_at timestamptz, data jsonb,
   url text, headers jsonb, timeout_ms int, rate_limit_per_second int,
-  secrets text[]
+  secrets text[], allow_insecure_destinations boolean
 )
 language plpgsql
 security definer
@@ -54,7 +55,8 @@ begin
          c.event_id, c.event_type, c.event_created_at, ev.payload,
          e.url, e.headers, e.timeout_ms, e.rate_limit_per_second,
          array_remove(array[s.secret,
-           case when s.previous_valid_until > now() then s.previous_secret end], null)
+           case when s.previous_valid_until > now() then s.previous_secret end], null),
+         coalesce((select p.allow_insecure_destinations from private.webhook_delivery_policy p), false)
   from claimed c
   join public.webhook_endpoints e on e.org_id = c.org_id and e.id = c.endpoint_id
   join private.webhook_endpoint_secrets s on s.org_id = c.org_id and s.endpoint_id = c.endpoint_id

@@ -1,8 +1,8 @@
 -- One row: whether endpoints may point at plain http and private addresses.
 -- Off on every deployed project (https to public unicast addresses only, the
 -- SSRF defence); supabase/seed.sql turns it on for local development, where
--- receivers listen on loopback. The dispatcher applies the same rule from its
--- MERIDIAN_WEBHOOKS_ALLOW_PRIVATE setting at every send.
+-- receivers listen on loopback. One switch: the dispatcher reads it with each
+-- claim and applies it at every send.
 create table private.webhook_delivery_policy (
   id boolean primary key default true constraint webhook_delivery_policy_single_row check (id),
   allow_insecure_destinations boolean not null default false
