@@ -83,6 +83,23 @@ ALTER TABLE "public"."webhook_deliveries"
 
 REVOKE ALL ON TABLE "public"."webhook_deliveries" FROM "anon";
 
+CREATE TABLE "public"."webhook_endpoint_hourly_stats" (
+  "org_id"          uuid                     NOT NULL,
+  "endpoint_id"     uuid                     NOT NULL,
+  "hour"            timestamp with time zone NOT NULL,
+  "attempts"        integer                  NOT NULL DEFAULT 0,
+  "succeeded"       integer                  NOT NULL DEFAULT 0,
+  "failed"          integer                  NOT NULL DEFAULT 0,
+  "dead"            integer                  NOT NULL DEFAULT 0,
+  "latency_buckets" integer[]                NOT NULL,
+  CONSTRAINT "webhook_endpoint_hourly_stats_pkey" PRIMARY KEY (org_id, endpoint_id, hour)
+);
+
+ALTER TABLE "public"."webhook_endpoint_hourly_stats"
+  ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "anon";
+
 CREATE TABLE "public"."webhook_endpoints" (
   "org_id"                uuid                     NOT NULL,
   "id"                    uuid                     NOT NULL DEFAULT gen_random_uuid(),
@@ -170,15 +187,37 @@ CREATE OR REPLACE FUNCTION private.claim_webhook_deliveries (
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path TO ''
+  SET plan_cache_mode TO 'force_custom_plan'
   AS $function$
+declare
+  v_exhausted uuid[];
 begin
+  -- QUOTA, once per organization among the oldest due rows, not per row: an
+  -- organization past its hard quota has its due deliveries put back an hour
+  -- (checked again then; an upgrade takes effect within the hour), so they
+  -- neither reach a receiver nor stay at the head of every claim.
+  select coalesce(array_agg(o.org_id), '{}') into v_exhausted
+  from (select distinct d.org_id from (
+          select d.org_id from public.webhook_deliveries d
+          where d.status in ('pending', 'failed') and d.next_attempt_at <= now()
+          order by d.next_attempt_at
+          limit p_limit) d) o
+  where private.webhook_quota_exhausted(o.org_id);
+  if cardinality(v_exhausted) > 0 then
+    update public.webhook_deliveries d set next_attempt_at = now() + interval '1 hour'
+    where d.org_id = any (v_exhausted) and d.status in ('pending', 'failed')
+      and d.next_attempt_at <= now();
+  end if;
+
   return query
-  with due as (
+  -- Two index-ordered branches, each with its own limit, so a claim reads
+  -- about p_limit rows whatever the backlog: due rows by next_attempt_at,
+  -- and leases a dead dispatcher left.
+  with due_now as (
     select d.org_id, d.id
     from public.webhook_deliveries d
     join public.webhook_endpoints e on e.org_id = d.org_id and e.id = d.endpoint_id
-    where ((d.status in ('pending', 'failed') and d.next_attempt_at <= now())
-           or (d.status = 'delivering' and d.lease_expires_at < now()))
+    where d.status in ('pending', 'failed') and d.next_attempt_at <= now()
       and e.enabled
       and (d.ordering_key is null or not exists (
         select 1 from public.webhook_deliveries o
@@ -186,16 +225,28 @@ begin
           and o.ordering_key = d.ordering_key
           and o.status in ('pending', 'failed', 'delivering')
           and (o.created_at, o.id) < (d.created_at, d.id)))
-      and not private.webhook_quota_exhausted(d.org_id)
     order by d.next_attempt_at
     limit p_limit
     for update of d skip locked
+  ),
+  lease_expired as (
+    select d.org_id, d.id
+    from public.webhook_deliveries d
+    where d.status = 'delivering' and d.lease_expires_at < now()
+    order by d.lease_expires_at
+    limit p_limit
+    for update of d skip locked
+  ),
+  due as (
+    select * from due_now
+    union all
+    select * from lease_expired
   ),
   claimed as (
     update public.webhook_deliveries d
     set status = 'delivering', lease_owner = p_worker, lease_expires_at = now() + p_lease,
         attempts = d.attempts + 1
-    from due
+    from (select * from due limit p_limit) due
     where d.org_id = due.org_id and d.id = due.id
     returning d.*
   )
@@ -362,8 +413,9 @@ begin
 end;
 $function$;
 
-CREATE OR REPLACE FUNCTION private.meter_webhook_delivery (
-  p_org_id uuid
+CREATE OR REPLACE FUNCTION private.meter_webhook_deliveries (
+  p_org_id uuid,
+  p_count  bigint
 )
   RETURNS void
   LANGUAGE plpgsql
@@ -371,10 +423,10 @@ CREATE OR REPLACE FUNCTION private.meter_webhook_delivery (
   SET search_path TO ''
   AS $function$
 begin
-  perform private.meter_usage(p_org_id, 'webhook_deliveries', 1);
+  perform private.meter_usage(p_org_id, 'webhook_deliveries', p_count);
 exception when sqlstate 'MQ001' then
-  -- Reached by deliveries in flight when the quota ran out: the delivery
-  -- stands; the rolled-back block takes its count with it.
+  -- Reached by deliveries in flight when the quota ran out: they stand; the
+  -- rolled-back block takes their count with it.
   return;
 end;
 $function$;
@@ -402,6 +454,12 @@ declare
   v_endpoint public.webhook_endpoints;
   v_ok boolean;
   v_settled int := 0;
+  -- For the batch's rollup and metering, done once at the end.
+  v_stat_org uuid[] := '{}';
+  v_stat_endpoint uuid[] := '{}';
+  v_stat_ok boolean[] := '{}';
+  v_stat_dead boolean[] := '{}';
+  v_stat_ms int[] := '{}';
 begin
   for r in
     select * from jsonb_to_recordset(p_results) as x (
@@ -433,7 +491,6 @@ begin
       set status = 'succeeded', finished_at = now(), lease_owner = null, lease_expires_at = null,
           last_status_code = r.status_code, last_error = null
       where d.org_id = r.org_id and d.id = r.delivery_id;
-      perform private.meter_webhook_delivery(r.org_id);
     elsif r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts then
       update public.webhook_deliveries d
       set status = 'dead', finished_at = now(), lease_owner = null, lease_expires_at = null,
@@ -449,23 +506,11 @@ begin
     end if;
     v_settled := v_settled + 1;
 
-    -- THE HOURLY ROLLUP behind analytics.webhook_endpoint_stats.
-    insert into public.webhook_endpoint_hourly_stats as h
-      (org_id, endpoint_id, hour, attempts, succeeded, failed, dead, latency_buckets)
-    values (r.org_id, v_delivery.endpoint_id, date_trunc('hour', now()), 1,
-            case when v_ok then 1 else 0 end,
-            case when v_ok then 0 else 1 end,
-            case when not v_ok and (r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts)
-                 then 1 else 0 end,
-            private.webhook_latency_bucket(r.duration_ms))
-    on conflict (org_id, endpoint_id, hour) do update set
-      attempts = h.attempts + 1,
-      succeeded = h.succeeded + excluded.succeeded,
-      failed = h.failed + excluded.failed,
-      dead = h.dead + excluded.dead,
-      latency_buckets = (select array_agg(x.a + x.b order by x.i)
-                         from unnest(h.latency_buckets, excluded.latency_buckets)
-                              with ordinality as x (a, b, i));
+    v_stat_org := v_stat_org || r.org_id;
+    v_stat_endpoint := v_stat_endpoint || v_delivery.endpoint_id;
+    v_stat_ok := v_stat_ok || v_ok;
+    v_stat_dead := v_stat_dead || (not v_ok and (r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts));
+    v_stat_ms := v_stat_ms || r.duration_ms;
 
     -- THE ENDPOINT'S HEALTH
     if v_ok then
@@ -486,8 +531,49 @@ begin
         'failing: no successful delivery for 5 days');
     end if;
   end loop;
+
+  -- THE HOURLY ROLLUP behind analytics.webhook_endpoint_stats, one row per
+  -- endpoint and hour for the whole batch.
+  insert into public.webhook_endpoint_hourly_stats as h
+    (org_id, endpoint_id, hour, attempts, succeeded, failed, dead, latency_buckets)
+  select x.org_id, x.endpoint_id, date_trunc('hour', now()), count(*),
+         count(*) filter (where x.ok), count(*) filter (where not x.ok),
+         count(*) filter (where x.dead),
+         private.sum_buckets(array_agg(private.webhook_latency_bucket(x.ms)))
+  from unnest(v_stat_org, v_stat_endpoint, v_stat_ok, v_stat_dead, v_stat_ms)
+       as x (org_id, endpoint_id, ok, dead, ms)
+  group by x.org_id, x.endpoint_id
+  on conflict (org_id, endpoint_id, hour) do update set
+    attempts = h.attempts + excluded.attempts,
+    succeeded = h.succeeded + excluded.succeeded,
+    failed = h.failed + excluded.failed,
+    dead = h.dead + excluded.dead,
+    latency_buckets = private.sum_buckets(array[h.latency_buckets, excluded.latency_buckets]);
+
+  -- METERING: the batch's successes, once per organization.
+  perform private.meter_webhook_deliveries(x.org_id, count(*))
+  from unnest(v_stat_org, v_stat_ok) as x (org_id, ok)
+  where x.ok
+  group by x.org_id;
   return v_settled;
 end;
+$function$;
+
+CREATE OR REPLACE FUNCTION private.sum_buckets (
+  p_histograms integer[]
+)
+  RETURNS integer[]
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select array_agg(s.total order by s.i)
+  from (
+    select b.i, sum(p_histograms[r][b.i])::int as total
+    from generate_subscripts(p_histograms, 1) r,
+         generate_subscripts(p_histograms, 2) b (i)
+    group by b.i
+  ) s
 $function$;
 
 CREATE OR REPLACE FUNCTION private.sweep_webhook_deliveries()
@@ -524,6 +610,51 @@ CREATE OR REPLACE FUNCTION private.webhook_headers_valid (
        where pg_catalog.jsonb_typeof(h.value) <> 'string'
           or pg_catalog.lower(h.key) ~ '^(webhook-|content-length$|content-type$|host$|connection$|transfer-encoding$|upgrade$|te$)'
           or h.key !~ '^[A-Za-z0-9!#$%&''*+.^_`|~-]{1,100}$')
+$function$;
+
+CREATE OR REPLACE FUNCTION private.webhook_latency_bucket (
+  p_duration_ms integer
+)
+  RETURNS integer[]
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select array_agg(case when b.i = coalesce((
+                     select min(e.i) from unnest(private.webhook_latency_edges()) with ordinality e (edge, i)
+                     where coalesce(p_duration_ms, 0) <= e.edge),
+                     pg_catalog.array_length(private.webhook_latency_edges(), 1) + 1)
+                   then 1 else 0 end order by b.i)
+  from generate_series(1, pg_catalog.array_length(private.webhook_latency_edges(), 1) + 1) b (i)
+$function$;
+
+CREATE OR REPLACE FUNCTION private.webhook_latency_edges()
+  RETURNS integer[]
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select array[25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
+$function$;
+
+CREATE OR REPLACE FUNCTION private.webhook_latency_percentile (
+  p_buckets  integer[],
+  p_fraction double precision
+)
+  RETURNS integer
+  LANGUAGE sql
+  IMMUTABLE
+  SET search_path TO ''
+  AS $function$
+  select e.edge
+  from (
+    select b.i, (private.webhook_latency_edges())[b.i] as edge,
+           sum(b.n) over (order by b.i) as running, sum(b.n) over () as total
+    from unnest(p_buckets) with ordinality as b (n, i)
+  ) e
+  where e.total > 0 and e.running >= e.total * p_fraction
+  order by e.i
+  limit 1
 $function$;
 
 CREATE OR REPLACE FUNCTION private.webhook_quota_exhausted (
@@ -727,6 +858,58 @@ $function$;
 
 REVOKE ALL ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) FROM PUBLIC, "anon";
 
+CREATE OR REPLACE FUNCTION public.list_webhook_attempts (
+  p_org_id              uuid,
+  p_delivery_id         uuid                     DEFAULT NULL::uuid,
+  p_endpoint_id         uuid                     DEFAULT NULL::uuid,
+  p_before_attempted_at timestamp with time zone DEFAULT NULL::timestamp WITH time zone,
+  p_before_id           uuid                     DEFAULT NULL::uuid,
+  p_limit               integer                  DEFAULT 50
+)
+  RETURNS SETOF public.webhook_attempts
+  LANGUAGE sql
+  STABLE
+  SET search_path TO ''
+  AS $function$
+  select a.* from public.webhook_attempts a
+  where a.org_id = p_org_id
+    and (p_delivery_id is null or a.delivery_id = p_delivery_id)
+    and (p_endpoint_id is null or a.endpoint_id = p_endpoint_id)
+    and (p_before_attempted_at is null
+         or (a.attempted_at, a.id) < (p_before_attempted_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')))
+  order by a.attempted_at desc, a.id desc
+  limit least(greatest(coalesce(p_limit, 50), 1), 500)
+$function$;
+
+REVOKE ALL ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) FROM PUBLIC, "anon";
+
+CREATE OR REPLACE FUNCTION public.list_webhook_deliveries (
+  p_org_id            uuid,
+  p_endpoint_id       uuid                     DEFAULT NULL::uuid,
+  p_status            text                     DEFAULT NULL::text,
+  p_event_type        text                     DEFAULT NULL::text,
+  p_before_created_at timestamp with time zone DEFAULT NULL::timestamp WITH time zone,
+  p_before_id         uuid                     DEFAULT NULL::uuid,
+  p_limit             integer                  DEFAULT 50
+)
+  RETURNS SETOF public.webhook_deliveries
+  LANGUAGE sql
+  STABLE
+  SET search_path TO ''
+  AS $function$
+  select d.* from public.webhook_deliveries d
+  where d.org_id = p_org_id
+    and (p_endpoint_id is null or d.endpoint_id = p_endpoint_id)
+    and (p_status is null or d.status = p_status)
+    and (p_event_type is null or d.event_type = p_event_type)
+    and (p_before_created_at is null
+         or (d.created_at, d.id) < (p_before_created_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')))
+  order by d.created_at desc, d.id desc
+  limit least(greatest(coalesce(p_limit, 50), 1), 500)
+$function$;
+
+REVOKE ALL ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) FROM PUBLIC, "anon";
+
 CREATE OR REPLACE FUNCTION public.replay_webhook_deliveries (
   p_org_id      uuid,
   p_from        timestamp with time zone,
@@ -917,469 +1100,6 @@ $function$;
 
 REVOKE ALL ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) FROM PUBLIC, "anon";
 
-ALTER TABLE "public"."webhook_attempts"
-  ADD CONSTRAINT "webhook_attempts_error_class_check"
-    CHECK ((error_class = ANY (ARRAY['timeout'::text, 'connection'::text, 'tls'::text, 'dns'::text, 'ssrf_blocked'::text, 'http_status'::text, 'quota'::text])));
-
-ALTER TABLE "public"."webhook_attempts"
-  ADD CONSTRAINT "webhook_attempts_excerpt_length" CHECK ((octet_length(response_excerpt) <= 1024));
-
-ALTER TABLE "public"."webhook_attempts"
-  ADD CONSTRAINT "webhook_attempts_pkey" PRIMARY KEY (org_id, attempted_at, id);
-
-ALTER TABLE "public"."webhook_endpoints"
-  ADD CONSTRAINT "webhook_endpoints_created_by_fkey" FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
-
-ALTER TABLE "public"."webhook_endpoints"
-  ADD CONSTRAINT "webhook_endpoints_org_id_fkey" FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
-
-ALTER TABLE "private"."webhook_endpoint_secrets"
-  ADD CONSTRAINT "webhook_endpoint_secrets_org_id_endpoint_id_fkey" FOREIGN KEY (org_id, endpoint_id) REFERENCES public.webhook_endpoints(org_id, id) ON DELETE CASCADE;
-
-ALTER TABLE "public"."webhook_deliveries"
-  ADD CONSTRAINT "webhook_deliveries_org_id_endpoint_id_fkey" FOREIGN KEY (org_id, endpoint_id) REFERENCES public.webhook_endpoints(org_id, id) ON DELETE CASCADE;
-
-CREATE INDEX webhook_attempts_delivery_idx ON ONLY public.webhook_attempts USING btree (org_id, delivery_id, attempted_at);
-
-CREATE INDEX webhook_attempts_endpoint_idx ON ONLY public.webhook_attempts USING btree (org_id, endpoint_id, attempted_at);
-
-CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (next_attempt_at)
-  WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text]));
-
-CREATE INDEX webhook_deliveries_endpoint_idx ON public.webhook_deliveries USING btree (org_id, endpoint_id, created_at DESC);
-
-CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (org_id, event_id);
-
-CREATE INDEX webhook_deliveries_finished_idx ON public.webhook_deliveries USING btree (finished_at)
-  WHERE (finished_at IS NOT NULL);
-
-CREATE INDEX webhook_deliveries_leased_idx ON public.webhook_deliveries USING btree (lease_expires_at)
-  WHERE (status = 'delivering'::text);
-
-CREATE INDEX webhook_deliveries_ordering_idx ON public.webhook_deliveries USING btree (org_id, endpoint_id, ordering_key, created_at)
-  WHERE ((ordering_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'failed'::text, 'delivering'::text])));
-
-CREATE INDEX webhook_endpoints_created_by_idx ON public.webhook_endpoints USING btree (created_by)
-  WHERE (created_by IS NOT NULL);
-
-CREATE TRIGGER api_keys_webhook_events
-  AFTER INSERT OR UPDATE OF revoked_at, replaced_by ON public.api_keys
-  FOR EACH ROW
-  EXECUTE FUNCTION private.emit_change_events();
-
-CREATE TRIGGER organization_members_webhook_events
-  AFTER INSERT OR DELETE OR UPDATE OF status, ROLE ON public.organization_members
-  FOR EACH ROW
-  EXECUTE FUNCTION private.emit_change_events();
-
-CREATE TRIGGER profile_merges_webhook_events
-  AFTER INSERT OR UPDATE OF unmerged_at ON public.profile_merges
-  FOR EACH ROW
-  EXECUTE FUNCTION private.emit_change_events();
-
-CREATE TRIGGER webhook_attempts_append_only
-  BEFORE DELETE OR UPDATE ON public.webhook_attempts
-  FOR EACH ROW
-  EXECUTE FUNCTION private.refuse_append_only_change();
-
-CREATE TRIGGER webhook_deliveries_set_updated_at
-  BEFORE UPDATE ON public.webhook_deliveries
-  FOR EACH ROW
-  EXECUTE FUNCTION private.set_updated_at();
-
-CREATE TRIGGER webhook_endpoints_set_updated_at
-  BEFORE UPDATE ON public.webhook_endpoints
-  FOR EACH ROW
-  EXECUTE FUNCTION private.set_updated_at();
-
-CREATE POLICY "Webhook readers can read their organization's attempts" ON "public"."webhook_attempts"
-  FOR SELECT
-  TO "authenticated"
-  USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
-
-CREATE POLICY "Webhook readers can read their organization's deliveries" ON "public"."webhook_deliveries"
-  FOR SELECT
-  TO "authenticated"
-  USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
-
-CREATE POLICY "Webhook readers can read their organization's endpoints" ON "public"."webhook_endpoints"
-  FOR SELECT
-  TO "authenticated"
-  USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
-
-CREATE POLICY "Signed-in users can read the event type catalogue" ON "public"."webhook_event_types"
-  FOR SELECT
-  TO "authenticated"
-  USING (true);
-
-COMMENT ON COLUMN "public"."webhook_deliveries"."event_id" IS 'The event''s id, sent as webhook-id: the same across retries and replays, for receivers to deduplicate.';
-
-COMMENT ON COLUMN "public"."webhook_endpoints"."failing_since" IS 'When the current run of failed attempts began (null when the last attempt succeeded); 5 days disable the endpoint.';
-
-COMMENT ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) IS 'Claims due webhook deliveries for a dispatcher (SKIP LOCKED, leased, per-key FIFO, quota-aware) with what sending needs.';
-
-COMMENT ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) IS 'Disables a webhook endpoint with a reason, audits it and emits endpoint.disabled to the other endpoints.';
-
-COMMENT ON FUNCTION "private"."emit_audit_checkpoints"() IS 'Emits audit.checkpoint (the audit chain''s head) to organizations subscribed to it; daily by pg_cron.';
-
-COMMENT ON FUNCTION "private"."emit_change_events"() IS 'Trigger: emits member.*, api_key.* and profile.(un)merged webhook events for row changes, in their transaction.';
-
-COMMENT ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) IS 'Appends an event to the webhook outbox and fans it out to matching endpoints, in the caller''s transaction; returns its id (the webhook-id).';
-
-COMMENT ON FUNCTION "private"."meter_webhook_delivery"(uuid) IS 'Meters one successful webhook delivery; never undoes one already made.';
-
-COMMENT ON FUNCTION "private"."new_webhook_secret"() IS 'A new webhook signing secret: whsec_ and base64 of 32 random bytes.';
-
-COMMENT ON FUNCTION "private"."record_webhook_results"(text, jsonb) IS 'Records a dispatcher''s attempts and settles its deliveries (succeeded, retried with Svix''s schedule, or dead), and endpoint health.';
-
-COMMENT ON FUNCTION "private"."sweep_webhook_deliveries"() IS 'Deletes settled webhook deliveries older than 90 days, 10,000 a run; daily by pg_cron.';
-
-COMMENT ON FUNCTION "private"."webhook_headers_valid"(jsonb) IS 'Whether custom webhook headers are allowed: string values, 4 KB at most, none of the signature or hop-by-hop headers.';
-
-COMMENT ON FUNCTION "private"."webhook_quota_exhausted"(uuid) IS 'Whether the organization''s hard webhook_deliveries quota is used up (deliveries then wait for the next period).';
-
-COMMENT ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) IS 'Delay before the next webhook attempt: Svix''s 5s, 5m, 30m, 2h, 5h, 10h, 10h with +-20% jitter; >= 60 s after a timeout or 429; honours a longer Retry-After (<= 1 day).';
-
-COMMENT ON FUNCTION "private"."webhook_type_matches"(text[], text) IS 'Whether an event type matches an endpoint''s filter: *, the exact type, or a prefix wildcard like profile.*.';
-
-COMMENT ON FUNCTION "private"."webhook_url_error"(text) IS 'Why an endpoint URL is refused ("rule: message"), or null: https only, no credentials, no reserved or numeric address literal.';
-
-COMMENT ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) IS 'Creates a webhook endpoint (webhooks:manage); returns it with its signing secret, shown only this once.';
-
-COMMENT ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) IS 'Deletes a webhook endpoint, its secrets and its queued deliveries (webhooks:manage).';
-
-COMMENT ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp with time zone, timestamp with time zone, uuid, text, text, boolean, integer) IS 'Replays deliveries matching endpoint, type, status and time range (webhooks:manage); a dry run (default) only counts. Replays keep the webhook-id.';
-
-COMMENT ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) IS 'Rotates an endpoint''s signing secret (webhooks:manage), returned once; the previous one signs too during the grace.';
-
-COMMENT ON FUNCTION "public"."send_test_webhook"(uuid, uuid) IS 'Queues a webhook.test event for one endpoint (webhooks:manage); returns the event id (its webhook-id).';
-
-COMMENT ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) IS 'Changes a webhook endpoint (webhooks:manage); arguments left null keep their value.';
-
-COMMENT ON TABLE "private"."webhook_delivery_policy" IS 'One row: whether webhook endpoints may use plain http and private addresses (local development only). RLS on with no policy: only definer functions reach it.';
-
-COMMENT ON TABLE "private"."webhook_endpoint_secrets" IS 'Signing secrets (whsec_...) per endpoint, and the previous one during its rotation grace. RLS on with no policy: only definer functions reach it.';
-
-COMMENT ON TABLE "public"."webhook_attempts" IS 'Append-only log of webhook delivery attempts: status, latency, address, error class and response excerpt.';
-
-COMMENT ON TABLE "public"."webhook_deliveries" IS 'The webhook delivery queue: one row per event and endpoint, from pending to succeeded or dead (the dead-letter queue).';
-
-COMMENT ON TABLE "public"."webhook_endpoints" IS 'Customer endpoints that receive webhook events, with their filters and delivery settings; secrets are kept apart.';
-
-COMMENT ON TABLE "public"."webhook_event_types" IS 'Catalogue of webhook event types: description, JSON Schema of the data, and an example.';
-
-REVOKE ALL ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) TO "service_role";
-
-REVOKE ALL ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."emit_audit_checkpoints"() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."emit_audit_checkpoints"() FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."emit_audit_checkpoints"() TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."emit_change_events"() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."emit_change_events"() FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."emit_change_events"() TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) TO "service_role";
-
-REVOKE ALL ON FUNCTION "private"."meter_webhook_delivery"(uuid) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."meter_webhook_delivery"(uuid) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."meter_webhook_delivery"(uuid) TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."new_webhook_secret"() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."new_webhook_secret"() FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."new_webhook_secret"() TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."record_webhook_results"(text, jsonb) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."record_webhook_results"(text, jsonb) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."record_webhook_results"(text, jsonb) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."record_webhook_results"(text, jsonb) TO "service_role";
-
-REVOKE ALL ON FUNCTION "private"."sweep_webhook_deliveries"() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."sweep_webhook_deliveries"() FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."sweep_webhook_deliveries"() TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."webhook_headers_valid"(jsonb) FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_headers_valid"(jsonb) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "private"."webhook_headers_valid"(jsonb) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_headers_valid"(jsonb) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_headers_valid"(jsonb) TO "service_role";
-
-REVOKE ALL ON FUNCTION "private"."webhook_quota_exhausted"(uuid) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."webhook_quota_exhausted"(uuid) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_quota_exhausted"(uuid) TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."webhook_type_matches"(text[], text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION "private"."webhook_type_matches"(text[], text) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_type_matches"(text[], text) TO "postgres";
-
-REVOKE ALL ON FUNCTION "private"."webhook_url_error"(text) FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_url_error"(text) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "private"."webhook_url_error"(text) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_url_error"(text) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "private"."webhook_url_error"(text) TO "service_role";
-
-GRANT EXECUTE ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) TO "service_role";
-
-GRANT EXECUTE ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) TO "service_role";
-
-GRANT EXECUTE ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) TO "service_role";
-
-GRANT EXECUTE ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) TO "service_role";
-
-GRANT EXECUTE ON FUNCTION "public"."send_test_webhook"(uuid, uuid) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "public"."send_test_webhook"(uuid, uuid) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."send_test_webhook"(uuid, uuid) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."send_test_webhook"(uuid, uuid) TO "service_role";
-
-GRANT EXECUTE ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) TO "authenticated";
-
-REVOKE ALL ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) FROM "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) TO "postgres";
-
-GRANT EXECUTE ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) TO "service_role";
-
-REVOKE ALL ON TABLE "public"."webhook_attempts" FROM "authenticated";
-
-GRANT SELECT ON TABLE "public"."webhook_attempts" TO "authenticated";
-
-REVOKE ALL ON TABLE "public"."webhook_attempts" FROM "postgres";
-
-GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_attempts" TO "postgres";
-
-REVOKE ALL ON TABLE "public"."webhook_attempts" FROM "service_role";
-
-GRANT SELECT ON TABLE "public"."webhook_attempts" TO "service_role";
-
-REVOKE ALL ON TABLE "public"."webhook_deliveries" FROM "authenticated";
-
-GRANT SELECT ON TABLE "public"."webhook_deliveries" TO "authenticated";
-
-REVOKE ALL ON TABLE "public"."webhook_deliveries" FROM "postgres";
-
-GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_deliveries" TO "postgres";
-
-REVOKE ALL ON TABLE "public"."webhook_deliveries" FROM "service_role";
-
-GRANT SELECT ON TABLE "public"."webhook_deliveries" TO "service_role";
-
-REVOKE ALL ON TABLE "public"."webhook_endpoints" FROM "authenticated";
-
-GRANT SELECT ON TABLE "public"."webhook_endpoints" TO "authenticated";
-
-REVOKE ALL ON TABLE "public"."webhook_endpoints" FROM "postgres";
-
-GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_endpoints" TO "postgres";
-
-REVOKE ALL ON TABLE "public"."webhook_endpoints" FROM "service_role";
-
-GRANT SELECT ON TABLE "public"."webhook_endpoints" TO "service_role";
-
-REVOKE ALL ON TABLE "public"."webhook_event_types" FROM "authenticated";
-
-GRANT SELECT ON TABLE "public"."webhook_event_types" TO "authenticated";
-
-REVOKE ALL ON TABLE "public"."webhook_event_types" FROM "postgres";
-
-GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_event_types" TO "postgres";
-
-REVOKE ALL ON TABLE "public"."webhook_event_types" FROM "service_role";
-
-GRANT SELECT ON TABLE "public"."webhook_event_types" TO "service_role";
-
-ALTER TABLE "public"."webhook_endpoints"
-  ADD CONSTRAINT "webhook_endpoints_headers_valid" CHECK (private.webhook_headers_valid(headers));
-
-CREATE TABLE "public"."webhook_endpoint_hourly_stats" (
-  "org_id"          uuid                     NOT NULL,
-  "endpoint_id"     uuid                     NOT NULL,
-  "hour"            timestamp with time zone NOT NULL,
-  "attempts"        integer                  NOT NULL DEFAULT 0,
-  "succeeded"       integer                  NOT NULL DEFAULT 0,
-  "failed"          integer                  NOT NULL DEFAULT 0,
-  "dead"            integer                  NOT NULL DEFAULT 0,
-  "latency_buckets" integer[]                NOT NULL,
-  CONSTRAINT "webhook_endpoint_hourly_stats_pkey" PRIMARY KEY (org_id, endpoint_id, hour)
-);
-
-ALTER TABLE "public"."webhook_endpoint_hourly_stats"
-  ENABLE ROW LEVEL SECURITY;
-
-REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "anon";
-
-
-CREATE OR REPLACE FUNCTION private.webhook_latency_bucket (
-  p_duration_ms integer
-)
-  RETURNS integer[]
-  LANGUAGE sql
-  IMMUTABLE
-  SET search_path TO ''
-  AS $function$
-  select array_agg(case when b.i = coalesce((
-                     select min(e.i) from unnest(private.webhook_latency_edges()) with ordinality e (edge, i)
-                     where coalesce(p_duration_ms, 0) <= e.edge),
-                     pg_catalog.array_length(private.webhook_latency_edges(), 1) + 1)
-                   then 1 else 0 end order by b.i)
-  from generate_series(1, pg_catalog.array_length(private.webhook_latency_edges(), 1) + 1) b (i)
-$function$;
-
-CREATE OR REPLACE FUNCTION private.webhook_latency_edges()
-  RETURNS integer[]
-  LANGUAGE sql
-  IMMUTABLE
-  SET search_path TO ''
-  AS $function$
-  select array[25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
-$function$;
-
-CREATE OR REPLACE FUNCTION private.webhook_latency_percentile (
-  p_buckets  integer[],
-  p_fraction double precision
-)
-  RETURNS integer
-  LANGUAGE sql
-  IMMUTABLE
-  SET search_path TO ''
-  AS $function$
-  select e.edge
-  from (
-    select b.i, (private.webhook_latency_edges())[b.i] as edge,
-           sum(b.n) over (order by b.i) as running, sum(b.n) over () as total
-    from unnest(p_buckets) with ordinality as b (n, i)
-  ) e
-  where e.total > 0 and e.running >= e.total * p_fraction
-  order by e.i
-  limit 1
-$function$;
-
-CREATE OR REPLACE FUNCTION public.list_webhook_attempts (
-  p_org_id              uuid,
-  p_delivery_id         uuid                     DEFAULT NULL::uuid,
-  p_endpoint_id         uuid                     DEFAULT NULL::uuid,
-  p_before_attempted_at timestamp with time zone DEFAULT NULL::timestamp WITH time zone,
-  p_before_id           uuid                     DEFAULT NULL::uuid,
-  p_limit               integer                  DEFAULT 50
-)
-  RETURNS SETOF public.webhook_attempts
-  LANGUAGE sql
-  STABLE
-  SET search_path TO ''
-  AS $function$
-  select a.* from public.webhook_attempts a
-  where a.org_id = p_org_id
-    and (p_delivery_id is null or a.delivery_id = p_delivery_id)
-    and (p_endpoint_id is null or a.endpoint_id = p_endpoint_id)
-    and (p_before_attempted_at is null
-         or (a.attempted_at, a.id) < (p_before_attempted_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')))
-  order by a.attempted_at desc, a.id desc
-  limit least(greatest(coalesce(p_limit, 50), 1), 500)
-$function$;
-
-REVOKE ALL ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) FROM PUBLIC, "anon";
-
-CREATE OR REPLACE FUNCTION public.list_webhook_deliveries (
-  p_org_id            uuid,
-  p_endpoint_id       uuid                     DEFAULT NULL::uuid,
-  p_status            text                     DEFAULT NULL::text,
-  p_event_type        text                     DEFAULT NULL::text,
-  p_before_created_at timestamp with time zone DEFAULT NULL::timestamp WITH time zone,
-  p_before_id         uuid                     DEFAULT NULL::uuid,
-  p_limit             integer                  DEFAULT 50
-)
-  RETURNS SETOF public.webhook_deliveries
-  LANGUAGE sql
-  STABLE
-  SET search_path TO ''
-  AS $function$
-  select d.* from public.webhook_deliveries d
-  where d.org_id = p_org_id
-    and (p_endpoint_id is null or d.endpoint_id = p_endpoint_id)
-    and (p_status is null or d.status = p_status)
-    and (p_event_type is null or d.event_type = p_event_type)
-    and (p_before_created_at is null
-         or (d.created_at, d.id) < (p_before_created_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')))
-  order by d.created_at desc, d.id desc
-  limit least(greatest(coalesce(p_limit, 50), 1), 500)
-$function$;
-
-REVOKE ALL ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) FROM PUBLIC, "anon";
-
 CREATE OR REPLACE FUNCTION public.verify_audit_checkpoint (
   p_org_id uuid,
   p_seq    bigint,
@@ -1429,6 +1149,28 @@ $function$;
 
 REVOKE ALL ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) FROM PUBLIC, "anon";
 
+ALTER TABLE "public"."webhook_attempts"
+  ADD CONSTRAINT "webhook_attempts_error_class_check"
+    CHECK ((error_class = ANY (ARRAY['timeout'::text, 'connection'::text, 'tls'::text, 'dns'::text, 'ssrf_blocked'::text, 'http_status'::text, 'quota'::text])));
+
+ALTER TABLE "public"."webhook_attempts"
+  ADD CONSTRAINT "webhook_attempts_excerpt_length" CHECK ((octet_length(response_excerpt) <= 1024));
+
+ALTER TABLE "public"."webhook_attempts"
+  ADD CONSTRAINT "webhook_attempts_pkey" PRIMARY KEY (org_id, attempted_at, id);
+
+ALTER TABLE "public"."webhook_endpoints"
+  ADD CONSTRAINT "webhook_endpoints_created_by_fkey" FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+ALTER TABLE "public"."webhook_endpoints"
+  ADD CONSTRAINT "webhook_endpoints_org_id_fkey" FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+ALTER TABLE "private"."webhook_endpoint_secrets"
+  ADD CONSTRAINT "webhook_endpoint_secrets_org_id_endpoint_id_fkey" FOREIGN KEY (org_id, endpoint_id) REFERENCES public.webhook_endpoints(org_id, id) ON DELETE CASCADE;
+
+ALTER TABLE "public"."webhook_deliveries"
+  ADD CONSTRAINT "webhook_deliveries_org_id_endpoint_id_fkey" FOREIGN KEY (org_id, endpoint_id) REFERENCES public.webhook_endpoints(org_id, id) ON DELETE CASCADE;
+
 ALTER TABLE "public"."webhook_endpoint_hourly_stats"
   ADD CONSTRAINT "webhook_endpoint_hourly_stats_org_id_endpoint_id_fkey" FOREIGN KEY (org_id, endpoint_id) REFERENCES public.webhook_endpoints(org_id, id) ON DELETE CASCADE;
 
@@ -1463,12 +1205,111 @@ CREATE VIEW "analytics"."webhook_endpoint_stats" WITH (security_invoker=true) AS
            FROM public.webhook_endpoint_hourly_stats h
           WHERE ((h.org_id = e.org_id) AND (h.endpoint_id = e.id) AND (h.hour >= (date_trunc('hour'::text, now()) - '23:00:00'::interval)))) s ON (true));
 
+CREATE INDEX webhook_attempts_delivery_idx ON ONLY public.webhook_attempts USING btree (org_id, delivery_id, attempted_at);
+
+CREATE INDEX webhook_attempts_endpoint_idx ON ONLY public.webhook_attempts USING btree (org_id, endpoint_id, attempted_at);
+
+CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (next_attempt_at)
+  WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text]));
+
+CREATE INDEX webhook_deliveries_endpoint_idx ON public.webhook_deliveries USING btree (org_id, endpoint_id, created_at DESC);
+
+CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (org_id, event_id);
+
+CREATE INDEX webhook_deliveries_finished_idx ON public.webhook_deliveries USING btree (finished_at)
+  WHERE (finished_at IS NOT NULL);
+
+CREATE INDEX webhook_deliveries_leased_idx ON public.webhook_deliveries USING btree (lease_expires_at)
+  WHERE (status = 'delivering'::text);
+
+CREATE INDEX webhook_deliveries_ordering_idx ON public.webhook_deliveries USING btree (org_id, endpoint_id, ordering_key, created_at)
+  WHERE ((ordering_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'failed'::text, 'delivering'::text])));
+
 CREATE INDEX webhook_endpoint_hourly_stats_hour_idx ON public.webhook_endpoint_hourly_stats USING btree (hour);
+
+CREATE INDEX webhook_endpoints_created_by_idx ON public.webhook_endpoints USING btree (created_by)
+  WHERE (created_by IS NOT NULL);
+
+CREATE TRIGGER api_keys_webhook_events
+  AFTER INSERT OR UPDATE OF revoked_at, replaced_by ON public.api_keys
+  FOR EACH ROW
+  EXECUTE FUNCTION private.emit_change_events();
+
+CREATE TRIGGER organization_members_webhook_events
+  AFTER INSERT OR DELETE OR UPDATE OF status, ROLE ON public.organization_members
+  FOR EACH ROW
+  EXECUTE FUNCTION private.emit_change_events();
+
+CREATE TRIGGER profile_merges_webhook_events
+  AFTER INSERT OR UPDATE OF unmerged_at ON public.profile_merges
+  FOR EACH ROW
+  EXECUTE FUNCTION private.emit_change_events();
+
+CREATE TRIGGER webhook_attempts_append_only
+  BEFORE DELETE OR UPDATE ON public.webhook_attempts
+  FOR EACH ROW
+  EXECUTE FUNCTION private.refuse_append_only_change();
+
+CREATE TRIGGER webhook_deliveries_set_updated_at
+  BEFORE UPDATE ON public.webhook_deliveries
+  FOR EACH ROW
+  EXECUTE FUNCTION private.set_updated_at();
+
+CREATE TRIGGER webhook_endpoints_set_updated_at
+  BEFORE UPDATE ON public.webhook_endpoints
+  FOR EACH ROW
+  EXECUTE FUNCTION private.set_updated_at();
+
+CREATE POLICY "Webhook readers can read their organization's attempts" ON "public"."webhook_attempts"
+  FOR SELECT
+  TO "authenticated"
+  USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
+
+CREATE POLICY "Webhook readers can read their organization's deliveries" ON "public"."webhook_deliveries"
+  FOR SELECT
+  TO "authenticated"
+  USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
 
 CREATE POLICY "Webhook readers can read their organization's delivery stats" ON "public"."webhook_endpoint_hourly_stats"
   FOR SELECT
   TO "authenticated"
   USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
+
+CREATE POLICY "Webhook readers can read their organization's endpoints" ON "public"."webhook_endpoints"
+  FOR SELECT
+  TO "authenticated"
+  USING ((org_id = ANY (( SELECT private.org_ids_with_permission('webhooks:read'::text) AS org_ids_with_permission)::uuid[])));
+
+CREATE POLICY "Signed-in users can read the event type catalogue" ON "public"."webhook_event_types"
+  FOR SELECT
+  TO "authenticated"
+  USING (true);
+
+COMMENT ON COLUMN "public"."webhook_deliveries"."event_id" IS 'The event''s id, sent as webhook-id: the same across retries and replays, for receivers to deduplicate.';
+
+COMMENT ON COLUMN "public"."webhook_endpoints"."failing_since" IS 'When the current run of failed attempts began (null when the last attempt succeeded); 5 days disable the endpoint.';
+
+COMMENT ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) IS 'Claims due webhook deliveries for a dispatcher (SKIP LOCKED, leased, per-key FIFO, quota-aware) with what sending needs.';
+
+COMMENT ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) IS 'Disables a webhook endpoint with a reason, audits it and emits endpoint.disabled to the other endpoints.';
+
+COMMENT ON FUNCTION "private"."emit_audit_checkpoints"() IS 'Emits audit.checkpoint (the audit chain''s head) to organizations subscribed to it; daily by pg_cron.';
+
+COMMENT ON FUNCTION "private"."emit_change_events"() IS 'Trigger: emits member.*, api_key.* and profile.(un)merged webhook events for row changes, in their transaction.';
+
+COMMENT ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) IS 'Appends an event to the webhook outbox and fans it out to matching endpoints, in the caller''s transaction; returns its id (the webhook-id).';
+
+COMMENT ON FUNCTION "private"."meter_webhook_deliveries"(uuid, bigint) IS 'Meters a batch''s successful webhook deliveries for one organization; never undoes one already made.';
+
+COMMENT ON FUNCTION "private"."new_webhook_secret"() IS 'A new webhook signing secret: whsec_ and base64 of 32 random bytes.';
+
+COMMENT ON FUNCTION "private"."record_webhook_results"(text, jsonb) IS 'Records a dispatcher''s attempts and settles its deliveries (succeeded, retried with Svix''s schedule, or dead), and endpoint health.';
+
+COMMENT ON FUNCTION "private"."sum_buckets"(integer[]) IS 'Element-wise sum of the rows of a 2-D array of latency histograms.';
+
+COMMENT ON FUNCTION "private"."sweep_webhook_deliveries"() IS 'Deletes settled webhook deliveries older than 90 days, 10,000 a run; daily by pg_cron.';
+
+COMMENT ON FUNCTION "private"."webhook_headers_valid"(jsonb) IS 'Whether custom webhook headers are allowed: string values, 4 KB at most, none of the signature or hop-by-hop headers.';
 
 COMMENT ON FUNCTION "private"."webhook_latency_bucket"(integer) IS 'A latency histogram (buckets of private.webhook_latency_edges plus one) holding one attempt of this duration.';
 
@@ -1476,15 +1317,123 @@ COMMENT ON FUNCTION "private"."webhook_latency_edges"() IS 'Upper edges (ms) of 
 
 COMMENT ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) IS 'The upper bound of a percentile of a webhook latency histogram (ms); null when empty or past the last edge.';
 
+COMMENT ON FUNCTION "private"."webhook_quota_exhausted"(uuid) IS 'Whether the organization''s hard webhook_deliveries quota is used up (deliveries then wait for the next period).';
+
+COMMENT ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) IS 'Delay before the next webhook attempt: Svix''s 5s, 5m, 30m, 2h, 5h, 10h, 10h with +-20% jitter; >= 60 s after a timeout or 429; honours a longer Retry-After (<= 1 day).';
+
+COMMENT ON FUNCTION "private"."webhook_type_matches"(text[], text) IS 'Whether an event type matches an endpoint''s filter: *, the exact type, or a prefix wildcard like profile.*.';
+
+COMMENT ON FUNCTION "private"."webhook_url_error"(text) IS 'Why an endpoint URL is refused ("rule: message"), or null: https only, no credentials, no reserved or numeric address literal.';
+
+COMMENT ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) IS 'Creates a webhook endpoint (webhooks:manage); returns it with its signing secret, shown only this once.';
+
+COMMENT ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) IS 'Deletes a webhook endpoint, its secrets and its queued deliveries (webhooks:manage).';
+
 COMMENT ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp with time zone, uuid, integer) IS 'Webhook attempts newest first, by delivery or endpoint, in keyset pages (at most 500); RLS applies.';
 
 COMMENT ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp with time zone, uuid, integer) IS 'Webhook deliveries newest first, by endpoint, status and type, in keyset pages (at most 500); RLS applies.';
 
+COMMENT ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp with time zone, timestamp with time zone, uuid, text, text, boolean, integer) IS 'Replays deliveries matching endpoint, type, status and time range (webhooks:manage); a dry run (default) only counts. Replays keep the webhook-id.';
+
+COMMENT ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) IS 'Rotates an endpoint''s signing secret (webhooks:manage), returned once; the previous one signs too during the grace.';
+
+COMMENT ON FUNCTION "public"."send_test_webhook"(uuid, uuid) IS 'Queues a webhook.test event for one endpoint (webhooks:manage); returns the event id (its webhook-id).';
+
+COMMENT ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) IS 'Changes a webhook endpoint (webhooks:manage); arguments left null keep their value.';
+
 COMMENT ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) IS 'Checks the audit chain against a checkpoint kept outside the database (seq and hex hash from audit.checkpoint); audit:read.';
+
+COMMENT ON TABLE "private"."webhook_delivery_policy" IS 'One row: whether webhook endpoints may use plain http and private addresses (local development only). RLS on with no policy: only definer functions reach it.';
+
+COMMENT ON TABLE "private"."webhook_endpoint_secrets" IS 'Signing secrets (whsec_...) per endpoint, and the previous one during its rotation grace. RLS on with no policy: only definer functions reach it.';
+
+COMMENT ON TABLE "public"."webhook_attempts" IS 'Append-only log of webhook delivery attempts: status, latency, address, error class and response excerpt.';
+
+COMMENT ON TABLE "public"."webhook_deliveries" IS 'The webhook delivery queue: one row per event and endpoint, from pending to succeeded or dead (the dead-letter queue).';
 
 COMMENT ON TABLE "public"."webhook_endpoint_hourly_stats" IS 'Webhook attempts per endpoint and hour, by outcome, with a latency histogram: the rollup behind analytics.webhook_endpoint_stats.';
 
+COMMENT ON TABLE "public"."webhook_endpoints" IS 'Customer endpoints that receive webhook events, with their filters and delivery settings; secrets are kept apart.';
+
+COMMENT ON TABLE "public"."webhook_event_types" IS 'Catalogue of webhook event types: description, JSON Schema of the data, and an example.';
+
 COMMENT ON VIEW "analytics"."webhook_endpoint_stats" IS 'Per webhook endpoint over 24 h: attempts, success rate, latency p50/p95 (ms, bucket bounds), deliveries succeeded and dead, oldest pending age.';
+
+REVOKE ALL ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."claim_webhook_deliveries"(text, integer, interval) TO "service_role";
+
+REVOKE ALL ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."disable_webhook_endpoint"(uuid, uuid, text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."emit_audit_checkpoints"() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."emit_audit_checkpoints"() FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."emit_audit_checkpoints"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."emit_change_events"() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."emit_change_events"() FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."emit_change_events"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."emit_webhook_event"(uuid, text, jsonb, text) TO "service_role";
+
+REVOKE ALL ON FUNCTION "private"."meter_webhook_deliveries"(uuid, bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."meter_webhook_deliveries"(uuid, bigint) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."meter_webhook_deliveries"(uuid, bigint) TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."new_webhook_secret"() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."new_webhook_secret"() FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."new_webhook_secret"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."record_webhook_results"(text, jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."record_webhook_results"(text, jsonb) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."record_webhook_results"(text, jsonb) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."record_webhook_results"(text, jsonb) TO "service_role";
+
+REVOKE ALL ON FUNCTION "private"."sum_buckets"(integer[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."sum_buckets"(integer[]) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."sum_buckets"(integer[]) TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."sweep_webhook_deliveries"() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."sweep_webhook_deliveries"() FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."sweep_webhook_deliveries"() TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."webhook_headers_valid"(jsonb) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_headers_valid"(jsonb) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "private"."webhook_headers_valid"(jsonb) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_headers_valid"(jsonb) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_headers_valid"(jsonb) TO "service_role";
 
 REVOKE ALL ON FUNCTION "private"."webhook_latency_bucket"(integer) FROM PUBLIC;
 
@@ -1512,6 +1461,50 @@ GRANT EXECUTE ON FUNCTION "private"."webhook_latency_percentile"(integer[], doub
 
 GRANT EXECUTE ON FUNCTION "private"."webhook_latency_percentile"(integer[], double precision) TO "service_role";
 
+REVOKE ALL ON FUNCTION "private"."webhook_quota_exhausted"(uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."webhook_quota_exhausted"(uuid) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_quota_exhausted"(uuid) TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_retry_delay"(integer, text, integer, integer, double precision) TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."webhook_type_matches"(text[], text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION "private"."webhook_type_matches"(text[], text) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_type_matches"(text[], text) TO "postgres";
+
+REVOKE ALL ON FUNCTION "private"."webhook_url_error"(text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_url_error"(text) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "private"."webhook_url_error"(text) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_url_error"(text) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "private"."webhook_url_error"(text) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."create_webhook_endpoint"(uuid, text, text[], text, jsonb, jsonb, integer, integer, integer, interval) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."delete_webhook_endpoint"(uuid, uuid) TO "service_role";
+
 GRANT EXECUTE ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) TO "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."list_webhook_attempts"(uuid, uuid, uuid, timestamp WITH time zone, uuid, integer) FROM "postgres";
@@ -1528,6 +1521,38 @@ GRANT EXECUTE ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, t
 
 GRANT EXECUTE ON FUNCTION "public"."list_webhook_deliveries"(uuid, uuid, text, text, timestamp WITH time zone, uuid, integer) TO "service_role";
 
+GRANT EXECUTE ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."replay_webhook_deliveries"(uuid, timestamp WITH time zone, timestamp WITH time zone, uuid, text, text, boolean, integer) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."rotate_webhook_secret"(uuid, uuid) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."send_test_webhook"(uuid, uuid) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."send_test_webhook"(uuid, uuid) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."send_test_webhook"(uuid, uuid) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."send_test_webhook"(uuid, uuid) TO "service_role";
+
+GRANT EXECUTE ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) TO "authenticated";
+
+REVOKE ALL ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) FROM "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) TO "postgres";
+
+GRANT EXECUTE ON FUNCTION "public"."update_webhook_endpoint"(uuid, uuid, text, text[], text, jsonb, jsonb, boolean, integer, integer, integer, interval) TO "service_role";
+
 GRANT EXECUTE ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) TO "authenticated";
 
 REVOKE ALL ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) FROM "postgres";
@@ -1535,6 +1560,30 @@ REVOKE ALL ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) FR
 GRANT EXECUTE ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) TO "postgres";
 
 GRANT EXECUTE ON FUNCTION "public"."verify_audit_checkpoint"(uuid, bigint, text) TO "service_role";
+
+REVOKE ALL ON TABLE "public"."webhook_attempts" FROM "authenticated";
+
+GRANT SELECT ON TABLE "public"."webhook_attempts" TO "authenticated";
+
+REVOKE ALL ON TABLE "public"."webhook_attempts" FROM "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_attempts" TO "postgres";
+
+REVOKE ALL ON TABLE "public"."webhook_attempts" FROM "service_role";
+
+GRANT SELECT ON TABLE "public"."webhook_attempts" TO "service_role";
+
+REVOKE ALL ON TABLE "public"."webhook_deliveries" FROM "authenticated";
+
+GRANT SELECT ON TABLE "public"."webhook_deliveries" TO "authenticated";
+
+REVOKE ALL ON TABLE "public"."webhook_deliveries" FROM "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_deliveries" TO "postgres";
+
+REVOKE ALL ON TABLE "public"."webhook_deliveries" FROM "service_role";
+
+GRANT SELECT ON TABLE "public"."webhook_deliveries" TO "service_role";
 
 REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "authenticated";
 
@@ -1548,7 +1597,34 @@ REVOKE ALL ON TABLE "public"."webhook_endpoint_hourly_stats" FROM "service_role"
 
 GRANT SELECT ON TABLE "public"."webhook_endpoint_hourly_stats" TO "service_role";
 
+REVOKE ALL ON TABLE "public"."webhook_endpoints" FROM "authenticated";
+
+GRANT SELECT ON TABLE "public"."webhook_endpoints" TO "authenticated";
+
+REVOKE ALL ON TABLE "public"."webhook_endpoints" FROM "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_endpoints" TO "postgres";
+
+REVOKE ALL ON TABLE "public"."webhook_endpoints" FROM "service_role";
+
+GRANT SELECT ON TABLE "public"."webhook_endpoints" TO "service_role";
+
+REVOKE ALL ON TABLE "public"."webhook_event_types" FROM "authenticated";
+
+GRANT SELECT ON TABLE "public"."webhook_event_types" TO "authenticated";
+
+REVOKE ALL ON TABLE "public"."webhook_event_types" FROM "postgres";
+
+GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON TABLE "public"."webhook_event_types" TO "postgres";
+
+REVOKE ALL ON TABLE "public"."webhook_event_types" FROM "service_role";
+
+GRANT SELECT ON TABLE "public"."webhook_event_types" TO "service_role";
+
 GRANT SELECT ON TABLE "analytics"."webhook_endpoint_stats" TO "authenticated", "service_role";
+
+ALTER TABLE "public"."webhook_endpoints"
+  ADD CONSTRAINT "webhook_endpoints_headers_valid" CHECK (private.webhook_headers_valid(headers));
 
 -- HAND-WRITTEN: the catalogue, the policy row and the registry row, as
 -- 90_reference_data holds them.

@@ -22,15 +22,39 @@ returns table (
 language plpgsql
 security definer
 set search_path = ''
+-- Planned for each call: a generic plan made while the queue was empty (a new
+-- project) scanned the whole backlog once it was not.
+set plan_cache_mode = force_custom_plan
 as $$
+declare
+  v_exhausted uuid[];
 begin
+  -- QUOTA, once per organization among the oldest due rows, not per row: an
+  -- organization past its hard quota has its due deliveries put back an hour
+  -- (checked again then; an upgrade takes effect within the hour), so they
+  -- neither reach a receiver nor stay at the head of every claim.
+  select coalesce(array_agg(o.org_id), '{}') into v_exhausted
+  from (select distinct d.org_id from (
+          select d.org_id from public.webhook_deliveries d
+          where d.status in ('pending', 'failed') and d.next_attempt_at <= now()
+          order by d.next_attempt_at
+          limit p_limit) d) o
+  where private.webhook_quota_exhausted(o.org_id);
+  if cardinality(v_exhausted) > 0 then
+    update public.webhook_deliveries d set next_attempt_at = now() + interval '1 hour'
+    where d.org_id = any (v_exhausted) and d.status in ('pending', 'failed')
+      and d.next_attempt_at <= now();
+  end if;
+
   return query
-  with due as (
+  -- Two index-ordered branches, each with its own limit, so a claim reads
+  -- about p_limit rows whatever the backlog: due rows by next_attempt_at,
+  -- and leases a dead dispatcher left.
+  with due_now as (
     select d.org_id, d.id
     from public.webhook_deliveries d
     join public.webhook_endpoints e on e.org_id = d.org_id and e.id = d.endpoint_id
-    where ((d.status in ('pending', 'failed') and d.next_attempt_at <= now())
-           or (d.status = 'delivering' and d.lease_expires_at < now()))
+    where d.status in ('pending', 'failed') and d.next_attempt_at <= now()
       and e.enabled
       and (d.ordering_key is null or not exists (
         select 1 from public.webhook_deliveries o
@@ -38,16 +62,28 @@ begin
           and o.ordering_key = d.ordering_key
           and o.status in ('pending', 'failed', 'delivering')
           and (o.created_at, o.id) < (d.created_at, d.id)))
-      and not private.webhook_quota_exhausted(d.org_id)
     order by d.next_attempt_at
     limit p_limit
     for update of d skip locked
+  ),
+  lease_expired as (
+    select d.org_id, d.id
+    from public.webhook_deliveries d
+    where d.status = 'delivering' and d.lease_expires_at < now()
+    order by d.lease_expires_at
+    limit p_limit
+    for update of d skip locked
+  ),
+  due as (
+    select * from due_now
+    union all
+    select * from lease_expired
   ),
   claimed as (
     update public.webhook_deliveries d
     set status = 'delivering', lease_owner = p_worker, lease_expires_at = now() + p_lease,
         attempts = d.attempts + 1
-    from due
+    from (select * from due limit p_limit) due
     where d.org_id = due.org_id and d.id = due.id
     returning d.*
   )

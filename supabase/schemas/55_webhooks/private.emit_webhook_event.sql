@@ -1,7 +1,8 @@
 -- The one way rows enter the webhook outbox, in the transaction of the change
 -- they report: the event (public.webhook_events), and one delivery per enabled
 -- endpoint of the organization whose type filter and data filter take it (the
--- fan-out). An organization with no endpoint pays one index probe. A NOTIFY
+-- fan-out). An organization with no endpoint pays the event's insert and one
+-- index probe. A NOTIFY
 -- wakes a listening dispatcher at commit (the local scheduler listens; a
 -- hosted project polls through pg_cron). The type must be in the catalogue.
 create or replace function private.emit_webhook_event(

@@ -24,6 +24,12 @@ declare
   v_endpoint public.webhook_endpoints;
   v_ok boolean;
   v_settled int := 0;
+  -- For the batch's rollup and metering, done once at the end.
+  v_stat_org uuid[] := '{}';
+  v_stat_endpoint uuid[] := '{}';
+  v_stat_ok boolean[] := '{}';
+  v_stat_dead boolean[] := '{}';
+  v_stat_ms int[] := '{}';
 begin
   for r in
     select * from jsonb_to_recordset(p_results) as x (
@@ -55,7 +61,6 @@ begin
       set status = 'succeeded', finished_at = now(), lease_owner = null, lease_expires_at = null,
           last_status_code = r.status_code, last_error = null
       where d.org_id = r.org_id and d.id = r.delivery_id;
-      perform private.meter_webhook_delivery(r.org_id);
     elsif r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts then
       update public.webhook_deliveries d
       set status = 'dead', finished_at = now(), lease_owner = null, lease_expires_at = null,
@@ -71,23 +76,11 @@ begin
     end if;
     v_settled := v_settled + 1;
 
-    -- THE HOURLY ROLLUP behind analytics.webhook_endpoint_stats.
-    insert into public.webhook_endpoint_hourly_stats as h
-      (org_id, endpoint_id, hour, attempts, succeeded, failed, dead, latency_buckets)
-    values (r.org_id, v_delivery.endpoint_id, date_trunc('hour', now()), 1,
-            case when v_ok then 1 else 0 end,
-            case when v_ok then 0 else 1 end,
-            case when not v_ok and (r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts)
-                 then 1 else 0 end,
-            private.webhook_latency_bucket(r.duration_ms))
-    on conflict (org_id, endpoint_id, hour) do update set
-      attempts = h.attempts + 1,
-      succeeded = h.succeeded + excluded.succeeded,
-      failed = h.failed + excluded.failed,
-      dead = h.dead + excluded.dead,
-      latency_buckets = (select array_agg(x.a + x.b order by x.i)
-                         from unnest(h.latency_buckets, excluded.latency_buckets)
-                              with ordinality as x (a, b, i));
+    v_stat_org := v_stat_org || r.org_id;
+    v_stat_endpoint := v_stat_endpoint || v_delivery.endpoint_id;
+    v_stat_ok := v_stat_ok || v_ok;
+    v_stat_dead := v_stat_dead || (not v_ok and (r.status_code = 410 or v_delivery.attempts >= v_endpoint.max_attempts));
+    v_stat_ms := v_stat_ms || r.duration_ms;
 
     -- THE ENDPOINT'S HEALTH
     if v_ok then
@@ -108,6 +101,30 @@ begin
         'failing: no successful delivery for 5 days');
     end if;
   end loop;
+
+  -- THE HOURLY ROLLUP behind analytics.webhook_endpoint_stats, one row per
+  -- endpoint and hour for the whole batch.
+  insert into public.webhook_endpoint_hourly_stats as h
+    (org_id, endpoint_id, hour, attempts, succeeded, failed, dead, latency_buckets)
+  select x.org_id, x.endpoint_id, date_trunc('hour', now()), count(*),
+         count(*) filter (where x.ok), count(*) filter (where not x.ok),
+         count(*) filter (where x.dead),
+         private.sum_buckets(array_agg(private.webhook_latency_bucket(x.ms)))
+  from unnest(v_stat_org, v_stat_endpoint, v_stat_ok, v_stat_dead, v_stat_ms)
+       as x (org_id, endpoint_id, ok, dead, ms)
+  group by x.org_id, x.endpoint_id
+  on conflict (org_id, endpoint_id, hour) do update set
+    attempts = h.attempts + excluded.attempts,
+    succeeded = h.succeeded + excluded.succeeded,
+    failed = h.failed + excluded.failed,
+    dead = h.dead + excluded.dead,
+    latency_buckets = private.sum_buckets(array[h.latency_buckets, excluded.latency_buckets]);
+
+  -- METERING: the batch's successes, once per organization.
+  perform private.meter_webhook_deliveries(x.org_id, count(*))
+  from unnest(v_stat_org, v_stat_ok) as x (org_id, ok)
+  where x.ok
+  group by x.org_id;
   return v_settled;
 end;
 $$;
