@@ -41,6 +41,11 @@ function functionEnv(stack) {
       keys: stack.keys.jwks.keys.filter((k) => k.kty !== "oct"),
     }),
     MERIDIAN_LEGACY_JWT_SECRET: stack.keys.jwtSecret,
+    // The private key the sso function signs session tokens with (a function
+    // secret on a hosted project: supabase secrets set MERIDIAN_SSO_SIGNING_JWK=...).
+    MERIDIAN_SSO_SIGNING_JWK: stack.keys.ssoSigningJwk
+      ? JSON.stringify(stack.keys.ssoSigningJwk)
+      : undefined,
   };
   const envFile = join(FUNCTIONS_DIR, ".env");
   if (existsSync(envFile)) {

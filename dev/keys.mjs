@@ -16,8 +16,8 @@ export function jwtAlgorithm() {
   return alg;
 }
 
-async function loadOrCreateEs256(jwtDir) {
-  const file = join(jwtDir, "es256-private.jwk.json");
+async function loadOrCreateEs256(jwtDir, name = "es256-private.jwk.json") {
+  const file = join(jwtDir, name);
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
   const { privateKey } = await generateKeyPair("ES256", { extractable: true });
   const jwk = {
@@ -54,6 +54,11 @@ export async function prepareKeys(jwtDir) {
     kid: HS256_KID,
   }];
   let signer = { alg: "HS256", secret };
+  // The key the sso function signs its sessions' access tokens with: on a
+  // hosted project, a standby key imported into the project, whose public
+  // half the project's JWKS publishes; here, one more key in the stack's set.
+  const ssoSigningJwk = await loadOrCreateEs256(jwtDir, "sso-es256-private.jwk.json");
+  keys.push(publicPart(ssoSigningJwk));
   if (alg === "ES256") {
     const privateJwk = await loadOrCreateEs256(jwtDir);
     keys.push(publicPart(privateJwk));
@@ -68,6 +73,7 @@ export async function prepareKeys(jwtDir) {
     signer,
     jwks: { keys },
     jwksPath,
+    ssoSigningJwk,
     anonKey: await mintApiKey("anon", signer),
     serviceRoleKey: await mintApiKey("service_role", signer),
   };

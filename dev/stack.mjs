@@ -118,6 +118,7 @@ export async function startStack(opts) {
       jwks: keys.jwks,
       anonKey: keys.anonKey,
       serviceRoleKey: keys.serviceRoleKey,
+      ssoSigningJwk: keys.ssoSigningJwk,
     },
     functions: [],
     pids: {},

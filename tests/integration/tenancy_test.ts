@@ -127,6 +127,11 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
       await sql`select id from public.webhook_deliveries where org_id = ${orgB.id}`;
     await sql`insert into public.webhook_attempts (org_id, delivery_id, endpoint_id, attempt, status_code)
               values (${orgB.id}, ${bDelivery.id}, ${bEndpoint.id}, 1, 200)`;
+    // B's SSO session, of B's owner-to-be: any member of B will do.
+    const bMember = await createUser(sql, "b-sso");
+    await sql`insert into public.organization_members (org_id, user_id, role)
+              values (${orgB.id}, ${bMember.id}, 'member')`;
+    await sql`select private.start_sso_session(${orgB.id}, ${bMember.id}, gen_random_uuid(), '[]')`;
     await sql`insert into public.webhook_endpoint_hourly_stats (org_id, endpoint_id, hour, attempts, latency_buckets)
               values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))`;
     const [bWorkspace] = await sql`
@@ -149,6 +154,7 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "webhook_deliveries",
             "webhook_attempts",
             "webhook_endpoint_hourly_stats",
+            "sso_sessions",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(

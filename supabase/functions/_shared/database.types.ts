@@ -1090,6 +1090,63 @@ export type Database = {
           },
         ];
       };
+      "sso_sessions": {
+        Row: {
+          "aal": string;
+          "amr": NonNullable<Json>;
+          "connection_id": string;
+          "created_at": string;
+          "expires_at": string;
+          "id": string;
+          "ip": unknown;
+          "org_id": string;
+          "refreshed_at": string | null;
+          "revoked_at": string | null;
+          "revoked_reason": string | null;
+          "user_agent": string | null;
+          "user_id": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "aal"?: string;
+          "amr"?: NonNullable<Json>;
+          "connection_id": string;
+          "created_at"?: string;
+          "expires_at": string;
+          "id"?: string;
+          "ip"?: unknown;
+          "org_id": string;
+          "refreshed_at"?: string | null;
+          "revoked_at"?: string | null;
+          "revoked_reason"?: string | null;
+          "user_agent"?: string | null;
+          "user_id": string;
+        };
+        Update: {
+          "aal"?: string;
+          "amr"?: NonNullable<Json>;
+          "connection_id"?: string;
+          "created_at"?: string;
+          "expires_at"?: string;
+          "id"?: string;
+          "ip"?: unknown;
+          "org_id"?: string;
+          "refreshed_at"?: string | null;
+          "revoked_at"?: string | null;
+          "revoked_reason"?: string | null;
+          "user_agent"?: string | null;
+          "user_id"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "sso_sessions_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "usage_counters": {
         Row: {
           "metric": Database["public"]["Enums"]["usage_metric"];
@@ -1904,6 +1961,10 @@ export type Database = {
           isOneToOne: true;
           isSetofReturn: false;
         };
+      };
+      "revoke_sso_session": {
+        Args: { "p_org_id": string; "p_session_id": string };
+        Returns: undefined;
       };
       "rotate_api_key": {
         Args: { "p_grace"?: string; "p_key_id": string; "p_org_id": string };

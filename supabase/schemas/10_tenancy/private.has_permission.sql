@@ -19,7 +19,7 @@ begin
         and m.user_id = v_uid
         and m.status = 'active'
         and rp.permission = p_permission
-        and (not o.mfa_required or coalesce(auth.jwt() ->> 'aal', 'aal1') = 'aal2')
+        and private.session_meets_org_policy(o.sso_enforced, o.mfa_required)
     );
   end if;
   v_key := private.api_key_principal();

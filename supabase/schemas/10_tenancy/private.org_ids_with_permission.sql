@@ -13,7 +13,7 @@ as $$
   where m.user_id = (select auth.uid())
     and m.status = 'active'
     and rp.permission = p_permission
-    and (not o.mfa_required or coalesce((select auth.jwt()) ->> 'aal', 'aal1') = 'aal2')
+    and private.session_meets_org_policy(o.sso_enforced, o.mfa_required)
 $$;
 
 comment on function private.org_ids_with_permission(text) is

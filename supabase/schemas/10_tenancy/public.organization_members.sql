@@ -68,3 +68,8 @@ create index organization_members_invited_by_idx on public.organization_members 
 create trigger organization_members_webhook_events
   after insert or update of status, role or delete on public.organization_members
   for each row execute function private.emit_change_events();
+
+-- A member who stops being active loses every SSO session at once.
+create trigger organization_members_revoke_sessions
+  after update of status or delete on public.organization_members
+  for each row execute function private.revoke_sessions_of_inactive_member();

@@ -1,0 +1,146 @@
+// /functions/v1/sso: Meridian's own sessions for enterprise sign-in (issue 28).
+// Built so far: the session half, which every sign-in protocol ends in.
+//   POST   /sso/token          grant_type=refresh_token: rotate, new access token
+//   GET    /sso/sessions       the caller's sessions (their session's token)
+//   DELETE /sso/sessions/<id>  revoke one (own; admins use revoke_sso_session)
+//   POST   /sso/logout         revoke the caller's session
+// Not yet built (each answers 501 naming what is missing): /authorize, the
+// OIDC and SAML callbacks, the authorization_code grant, MFA and SCIM.
+// The rules (rotation, reuse detection, revocation, who may) are in SQL:
+// private.refresh_sso_session, private.revoke_sso_sessions.
+import { z } from "zod";
+import { authenticate } from "../_shared/auth.ts";
+import { readLimitedText } from "../_shared/body.ts";
+import { sql } from "../_shared/db.ts";
+import { HttpError, toErrorResponse } from "../_shared/errors.ts";
+import { jsonResponse, preflight } from "../_shared/http.ts";
+import { accessToken } from "./tokens.ts";
+
+const db = () => sql({ statementTimeoutMs: 10_000 });
+
+const RefreshGrant = z.object({
+  grant_type: z.literal("refresh_token"),
+  refresh_token: z.string().min(20).max(200),
+});
+
+/** The token request's fields, as a form (OAuth) or JSON body. */
+async function tokenRequest(req: Request): Promise<Record<string, unknown>> {
+  const text = await readLimitedText(req, 8 * 1024);
+  const type = req.headers.get("content-type") ?? "";
+  if (type.includes("application/x-www-form-urlencoded")) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  try {
+    return JSON.parse(text || "{}");
+  } catch {
+    throw new HttpError(
+      400,
+      "invalid_request",
+      "The body is not JSON or a form",
+      [
+        { field: "(body)", rule: "json_or_form", message: "unparseable" },
+      ],
+    );
+  }
+}
+
+async function token(req: Request): Promise<Response> {
+  const body = await tokenRequest(req);
+  if (body.grant_type === "authorization_code") {
+    throw new HttpError(
+      501,
+      "not_implemented",
+      "The authorization_code grant comes with the OIDC and SAML sign-in flows, not built yet",
+    );
+  }
+  const grant = RefreshGrant.safeParse(body);
+  if (!grant.success) throw grant.error;
+  const [row] = await db()`
+    select * from private.refresh_sso_session(${grant.data.refresh_token})`;
+  if (row.error) {
+    throw new HttpError(400, "invalid_grant", row.error, [
+      { field: "refresh_token", rule: "live_refresh_token", message: row.error },
+    ]);
+  }
+  const { token, expiresIn } = await accessToken({
+    sessionId: row.session_id,
+    orgId: row.org_id,
+    userId: row.user_id,
+    connectionId: row.connection_id,
+    email: row.email,
+    aal: row.aal,
+    amr: row.amr,
+  });
+  return jsonResponse({
+    access_token: token,
+    token_type: "bearer",
+    expires_in: expiresIn,
+    refresh_token: row.refresh_token,
+  });
+}
+
+/** The caller's SSO session, from its verified access token. */
+async function callerSession(req: Request) {
+  const principal = await authenticate(req, db());
+  const claims = principal.kind === "user" ? principal.claims : null;
+  const sessionId = claims?.session_id;
+  const orgId = (claims?.app_metadata as Record<string, unknown> | undefined)
+    ?.org_id;
+  if (!claims || typeof sessionId !== "string" || typeof orgId !== "string") {
+    throw new HttpError(
+      401,
+      "unauthorized",
+      "An SSO session's access token is required",
+    );
+  }
+  return { userId: claims.sub as string, sessionId, orgId };
+}
+
+Deno.serve(async (req) => {
+  const cors = preflight(req);
+  if (cors) return cors;
+  try {
+    const path = new URL(req.url).pathname.replace(/^\/sso/, "");
+    if (path === "/token" && req.method === "POST") return await token(req);
+    if (path === "/sessions" && req.method === "GET") {
+      const me = await callerSession(req);
+      const rows = await db()`
+        select org_id, id, connection_id, aal, amr, ip, user_agent, created_at, refreshed_at,
+               expires_at, revoked_at, revoked_reason, id = ${me.sessionId}::uuid as current
+        from public.sso_sessions where user_id = ${me.userId}::uuid
+        order by created_at desc limit 100`;
+      return jsonResponse({ sessions: rows });
+    }
+    const one = path.match(/^\/sessions\/([0-9a-f-]{36})$/);
+    if (one && req.method === "DELETE") {
+      const me = await callerSession(req);
+      const [row] = await db()`
+        select org_id from public.sso_sessions
+        where id = ${one[1]}::uuid and user_id = ${me.userId}::uuid`;
+      if (!row) {
+        throw new HttpError(404, "not_found", "No such session of yours");
+      }
+      await db()`select private.revoke_sso_sessions(${row.org_id}, ${me.userId}, ${
+        one[1]
+      }, 'signed out')`;
+      return jsonResponse({ revoked: one[1] });
+    }
+    if (path === "/logout" && req.method === "POST") {
+      const me = await callerSession(req);
+      await db()`select private.revoke_sso_sessions(${me.orgId}, ${me.userId}, ${me.sessionId}, 'signed out')`;
+      return jsonResponse({ revoked: me.sessionId });
+    }
+    if (
+      /^\/(authorize|oidc|saml|mfa)(\/|$)/.test(path)
+    ) {
+      throw new HttpError(
+        501,
+        "not_implemented",
+        `${path} is part of enterprise sign-in that is not built yet (OIDC, SAML, MFA)`,
+      );
+    }
+    throw new HttpError(404, "not_found", `No route ${req.method} /sso${path}`);
+  } catch (err) {
+    return toErrorResponse(err);
+  }
+});

@@ -1,0 +1,151 @@
+// SSO sessions over HTTP (issue 28, the part built so far): a session started
+// as a sign-in would start it, its refresh token exchanged at /sso/token for
+// an access token that supabase-js uses through its accessToken option, RLS
+// reading the organization's data with it; rotation, reuse revoking the
+// family, logout, and enforced SSO refusing a password session.
+import assert from "node:assert/strict";
+import { createClient } from "@supabase/supabase-js";
+import { adminSql, createUser, stack } from "../support/stack.ts";
+
+const tokenUrl = () => `${stack().apiUrl}/functions/v1/sso/token`;
+
+async function refresh(refreshToken: string) {
+  const res = await fetch(tokenUrl(), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: refreshToken,
+    }),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+function sessionClient(accessToken: string) {
+  return createClient(stack().apiUrl, stack().keys.anonKey, {
+    accessToken: () => Promise.resolve(accessToken),
+  });
+}
+
+Deno.test("an SSO session's tokens reach the organization's data, rotate, and end", async () => {
+  const sql = adminSql();
+  try {
+    const owner = await createUser(sql, "sso-owner");
+    const user = await createUser(sql, "sso-member");
+    const [org] = await sql`insert into public.organizations (name, slug)
+                            values ('SSO', ${
+      "sso-" + crypto.randomUUID().slice(0, 8)
+    }) returning id`;
+    await sql`insert into public.organization_members (org_id, user_id, role) values
+                (${org.id}, ${owner.id}, 'owner'), (${org.id}, ${user.id}, 'member')`;
+    const connection = crypto.randomUUID();
+    const [started] = await sql`
+      select * from private.start_sso_session(${org.id}, ${user.id}, ${connection},
+        ${
+      sql.json([{ method: "sso/oidc", timestamp: 1, provider: connection }])
+    })`;
+
+    // The refresh token buys an access token in Supabase's shape.
+    const first = await refresh(started.refresh_token);
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    assert.equal(first.json.token_type, "bearer");
+    const [, payload] = first.json.access_token.split(".");
+    const claims = JSON.parse(
+      atob(payload.replace(/-/g, "+").replace(/_/g, "/")),
+    );
+    assert.equal(claims.sub, user.id);
+    assert.equal(claims.aud, "authenticated");
+    assert.equal(claims.session_id, started.session_id);
+    assert.equal(claims.app_metadata.org_id, org.id);
+    assert.equal(claims.app_metadata.sso_connection_id, connection);
+    assert.deepEqual(claims.amr.map((a: { method: string }) => a.method), [
+      "sso/oidc",
+    ]);
+
+    // supabase-js with accessToken: RLS treats it like any session.
+    const members = await sessionClient(first.json.access_token)
+      .from("organization_members").select("user_id").eq("org_id", org.id);
+    assert.equal(members.error, null);
+    assert.equal(members.data!.length, 2);
+
+    // Rotation: the child works; the parent, reused past the retry window,
+    // revokes the family (the reuse interval is 10 s; the parent is reused
+    // after its child was itself used, which no retry explains).
+    const second = await refresh(first.json.refresh_token);
+    assert.equal(second.status, 200);
+    const third = await refresh(second.json.refresh_token);
+    assert.equal(third.status, 200);
+    const reused = await refresh(first.json.refresh_token);
+    assert.equal(reused.status, 400);
+    assert.equal(reused.json.error.code, "invalid_grant");
+    assert.match(reused.json.error.message, /reused/);
+    const afterReuse = await refresh(third.json.refresh_token);
+    assert.equal(afterReuse.status, 400, "the whole family is revoked");
+
+    // A revoked session's unexpired access token reads nothing any more.
+    const revoked = await sessionClient(third.json.access_token)
+      .from("organization_members").select("user_id").eq("org_id", org.id);
+    assert.deepEqual(revoked.data, []);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("logout ends the session; with SSO enforced a password session reads nothing", async () => {
+  const sql = adminSql();
+  try {
+    const owner = await createUser(sql, "sso-enforced-owner");
+    const [org] =
+      await sql`insert into public.organizations (name, slug, sso_enforced)
+                            values ('Enforced', ${
+        "enf-" + crypto.randomUUID().slice(0, 8)
+      }, true) returning id`;
+    await sql`insert into public.organization_members (org_id, user_id, role) values (${org.id}, ${owner.id}, 'owner')`;
+    const [started] = await sql`
+      select * from private.start_sso_session(${org.id}, ${owner.id}, ${crypto.randomUUID()},
+        ${sql.json([{ method: "sso/saml", timestamp: 1 }])})`;
+    const { json } = await refresh(started.refresh_token);
+
+    // Enforced SSO: the password session (Supabase Auth's) sees nothing, the
+    // SSO session sees the organization.
+    const password = createClient(stack().apiUrl, stack().keys.anonKey, {
+      global: { headers: { Authorization: `Bearer ${owner.token}` } },
+    });
+    const byPassword = await password.from("organizations").select("id").eq(
+      "id",
+      org.id,
+    );
+    assert.deepEqual(byPassword.data, []);
+    const bySso = await sessionClient(json.access_token).from("organizations")
+      .select("id").eq("id", org.id);
+    assert.equal(bySso.data!.length, 1);
+
+    // The session lists itself, then logs out.
+    const listed = await fetch(`${stack().apiUrl}/functions/v1/sso/sessions`, {
+      headers: { Authorization: `Bearer ${json.access_token}` },
+    });
+    assert.equal(listed.status, 200);
+    const { sessions } = await listed.json();
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0].current, true);
+    const out = await fetch(`${stack().apiUrl}/functions/v1/sso/logout`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${json.access_token}` },
+    });
+    assert.equal(out.status, 200);
+    await out.body?.cancel();
+    const after = await sessionClient(json.access_token).from("organizations")
+      .select("id").eq("id", org.id);
+    assert.deepEqual(after.data, []);
+    assert.equal((await refresh(json.refresh_token)).status, 400);
+
+    // What is not built yet says so.
+    const authorize = await fetch(
+      `${stack().apiUrl}/functions/v1/sso/authorize?domain=example.com`,
+    );
+    assert.equal(authorize.status, 501);
+    await authorize.body?.cancel();
+  } finally {
+    await sql.end();
+  }
+});
