@@ -57,7 +57,10 @@ export async function prepareKeys(jwtDir) {
   // The key the sso function signs its sessions' access tokens with: on a
   // hosted project, a standby key imported into the project, whose public
   // half the project's JWKS publishes; here, one more key in the stack's set.
-  const ssoSigningJwk = await loadOrCreateEs256(jwtDir, "sso-es256-private.jwk.json");
+  const ssoSigningJwk = await loadOrCreateEs256(
+    jwtDir,
+    "sso-es256-private.jwk.json",
+  );
   keys.push(publicPart(ssoSigningJwk));
   if (alg === "ES256") {
     const privateJwk = await loadOrCreateEs256(jwtDir);

@@ -59,7 +59,11 @@ async function token(req: Request): Promise<Response> {
     select * from private.refresh_sso_session(${grant.data.refresh_token})`;
   if (row.error) {
     throw new HttpError(400, "invalid_grant", row.error, [
-      { field: "refresh_token", rule: "live_refresh_token", message: row.error },
+      {
+        field: "refresh_token",
+        rule: "live_refresh_token",
+        message: row.error,
+      },
     ]);
   }
   const { token, expiresIn } = await accessToken({
