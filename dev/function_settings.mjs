@@ -23,6 +23,8 @@ const FUNCTIONS = `
 async function functionsOf(url, schemas) {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
+    // regprocedure prints names qualified only outside the search path.
+    await sql`select pg_catalog.set_config('search_path', 'pg_catalog', false)`;
     const rows = await sql.unsafe(FUNCTIONS, [schemas]);
     return new Map(rows.map((r) => [r.signature, r]));
   } finally {

@@ -18,6 +18,10 @@ language plpgsql
 stable
 security invoker
 set search_path = ''
+-- A plan for each call's own values: from a connection's sixth call the plan
+-- cache settled on a generic plan, which cannot use the search index for the
+-- free-text query (18-31 ms instead of 0.3-0.5 ms for a rare word, measured).
+set plan_cache_mode = force_custom_plan
 as $$
 begin
   -- VALIDATION
