@@ -46,6 +46,7 @@ function functionEnv(stack) {
     MERIDIAN_SSO_SIGNING_JWK: stack.keys.ssoSigningJwk
       ? JSON.stringify(stack.keys.ssoSigningJwk)
       : undefined,
+    MERIDIAN_SSO_ENCRYPTION_KEY: stack.keys.ssoEncryptionKey,
   };
   const envFile = join(FUNCTIONS_DIR, ".env");
   if (existsSync(envFile)) {

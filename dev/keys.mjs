@@ -31,6 +31,16 @@ async function loadOrCreateEs256(jwtDir, name = "es256-private.jwk.json") {
   return jwk;
 }
 
+function loadOrCreateSecret(dir, name) {
+  const file = join(dir, name);
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32)))
+    .toString("base64url");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
 function publicPart({ d: _d, ...jwk }) {
   return { ...jwk, key_ops: ["verify"] };
 }
@@ -62,6 +72,9 @@ export async function prepareKeys(jwtDir) {
     "sso-es256-private.jwk.json",
   );
   keys.push(publicPart(ssoSigningJwk));
+  // The key the sso function encrypts TOTP secrets with (a function secret on
+  // a hosted project: supabase secrets set MERIDIAN_SSO_ENCRYPTION_KEY=...).
+  const ssoEncryptionKey = loadOrCreateSecret(jwtDir, "sso-encryption.key");
   if (alg === "ES256") {
     const privateJwk = await loadOrCreateEs256(jwtDir);
     keys.push(publicPart(privateJwk));
@@ -77,6 +90,7 @@ export async function prepareKeys(jwtDir) {
     jwks: { keys },
     jwksPath,
     ssoSigningJwk,
+    ssoEncryptionKey,
     anonKey: await mintApiKey("anon", signer),
     serviceRoleKey: await mintApiKey("service_role", signer),
   };

@@ -119,6 +119,7 @@ export async function startStack(opts) {
       anonKey: keys.anonKey,
       serviceRoleKey: keys.serviceRoleKey,
       ssoSigningJwk: keys.ssoSigningJwk,
+      ssoEncryptionKey: keys.ssoEncryptionKey,
     },
     functions: [],
     pids: {},

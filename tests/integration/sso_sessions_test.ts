@@ -149,3 +149,78 @@ Deno.test("logout ends the session; with SSO enforced a password session reads n
     await sql.end();
   }
 });
+
+Deno.test("TOTP and recovery codes raise a session to aal2; bad codes lock the factor", async () => {
+  const { TOTP, Secret } = await import("otpauth");
+  const sql = adminSql();
+  try {
+    const owner = await createUser(sql, "mfa-owner");
+    const [org] =
+      await sql`insert into public.organizations (name, slug, mfa_required)
+                            values ('MFA', ${
+        "mfa-" + crypto.randomUUID().slice(0, 8)
+      }, true) returning id`;
+    await sql`insert into public.organization_members (org_id, user_id, role) values (${org.id}, ${owner.id}, 'owner')`;
+    const [started] = await sql`
+      select * from private.start_sso_session(${org.id}, ${owner.id}, ${crypto.randomUUID()},
+        ${sql.json([{ method: "sso/oidc", timestamp: 1 }])})`;
+    const aal1 = (await refresh(started.refresh_token)).json.access_token;
+    const call = (path: string, token: string, body?: unknown) =>
+      fetch(`${stack().apiUrl}/functions/v1/sso${path}`, {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+
+    // MFA required: an aal1 session reads nothing.
+    const before = await sessionClient(aal1).from("organizations").select("id")
+      .eq("id", org.id);
+    assert.deepEqual(before.data, []);
+
+    // Enroll, then verify a code from the authenticator (the test plays it).
+    const enrolled = await (await call("/mfa/totp/enroll", aal1)).json();
+    assert.match(enrolled.otpauth_url, /^otpauth:\/\/totp\//);
+    const app = new TOTP({
+      secret: Secret.fromBase32(enrolled.secret),
+      digits: 6,
+      period: 30,
+    });
+    const verified = await call("/mfa/totp/verify", aal1, {
+      code: app.generate(),
+    });
+    assert.equal(verified.status, 200);
+    const aal2 = await verified.json();
+    assert.equal(aal2.aal, "aal2");
+    const after = await sessionClient(aal2.access_token).from("organizations")
+      .select("id").eq("id", org.id);
+    assert.equal(after.data!.length, 1, "aal2 reads the organization");
+
+    // Recovery codes (aal2), single use.
+    const { codes } =
+      await (await call("/mfa/recovery-codes", aal2.access_token)).json();
+    assert.equal(codes.length, 10);
+    assert.equal(
+      (await call("/mfa/recovery/verify", aal1, { code: codes[0] })).status,
+      200,
+    );
+    const again = await call("/mfa/recovery/verify", aal1, { code: codes[0] });
+    assert.equal(again.status, 400);
+    await again.body?.cancel();
+
+    // Four more bad codes (five with the one above) lock the factor.
+    for (let i = 0; i < 4; i++) {
+      const bad = await call("/mfa/recovery/verify", aal1, {
+        code: "AAAA-BBBB-CCCC",
+      });
+      await bad.body?.cancel();
+    }
+    const locked = await call("/mfa/recovery/verify", aal1, { code: codes[1] });
+    assert.equal(locked.status, 429);
+    assert.equal((await locked.json()).error.code, "mfa_locked");
+  } finally {
+    await sql.end();
+  }
+});

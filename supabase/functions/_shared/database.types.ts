@@ -2094,6 +2094,10 @@ export type Database = {
         Args: { "p_endpoint_id": string; "p_org_id": string };
         Returns: string;
       };
+      "unlock_mfa": {
+        Args: { "p_org_id": string; "p_user_id": string };
+        Returns: undefined;
+      };
       "unmerge_profiles": {
         Args: { "p_merge_id": string; "p_org_id": string };
         Returns: {

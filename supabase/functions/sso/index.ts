@@ -4,8 +4,13 @@
 //   GET    /sso/sessions       the caller's sessions (their session's token)
 //   DELETE /sso/sessions/<id>  revoke one (own; admins use revoke_sso_session)
 //   POST   /sso/logout         revoke the caller's session
+//   POST   /sso/mfa/totp/enroll     {secret, otpauth_url}; a verified factor
+//                                   is replaced only from an aal2 session
+//   POST   /sso/mfa/totp/verify     {code}: aal2 tokens
+//   POST   /sso/mfa/recovery/verify {code}: aal2 tokens, the code used up
+//   POST   /sso/mfa/recovery-codes  ten new codes, shown once (aal2)
 // Not yet built (each answers 501 naming what is missing): /authorize, the
-// OIDC and SAML callbacks, the authorization_code grant, MFA and SCIM.
+// OIDC and SAML callbacks, the authorization_code grant, and SCIM.
 // The rules (rotation, reuse detection, revocation, who may) are in SQL:
 // private.refresh_sso_session, private.revoke_sso_sessions.
 import { z } from "zod";
@@ -14,6 +19,7 @@ import { readLimitedText } from "../_shared/body.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
 import { jsonResponse, preflight } from "../_shared/http.ts";
+import { matchingStep, newTotp } from "./mfa.ts";
 import { accessToken } from "./tokens.ts";
 
 const db = () => sql({ statementTimeoutMs: 10_000 });
@@ -83,6 +89,84 @@ async function token(req: Request): Promise<Response> {
   });
 }
 
+function encryptionKey(): string {
+  const key = Deno.env.get("MERIDIAN_SSO_ENCRYPTION_KEY");
+  if (!key || key.length < 32) {
+    throw new Error("MERIDIAN_SSO_ENCRYPTION_KEY (32+ characters) is not set");
+  }
+  return key;
+}
+
+const CodeBody = z.object({ code: z.string().min(6).max(20) });
+
+/**
+ * An MFA attempt on the caller's session; on success, tokens at aal2 (the
+ * session's refresh token is rotated from the one given, if any, or a new
+ * access token alone).
+ */
+async function mfaVerify(req: Request, factor: "totp" | "recovery") {
+  const me = await callerSession(req);
+  const body = CodeBody.safeParse(
+    JSON.parse((await readLimitedText(req, 2048)) || "{}"),
+  );
+  if (!body.success) throw body.error;
+  let step: number | null = null;
+  if (factor === "totp") {
+    const [{ secret }] = await db()`
+      select private.mfa_totp_secret(${me.userId}::uuid, ${encryptionKey()}) as secret`;
+    if (!secret) {
+      throw new HttpError(400, "no_factor", "No TOTP factor: enroll first");
+    }
+    step = matchingStep(secret, body.data.code);
+  }
+  const ip = me.ip;
+  const [{ outcome }] = await db()`
+    select private.mfa_attempt(${me.orgId}::uuid, ${me.sessionId}::uuid, ${factor},
+      ${factor === "totp" ? step : null}::bigint,
+      ${
+    factor === "recovery" ? body.data.code : null
+  }, ${ip}::inet) as outcome`;
+  if (outcome.startsWith("locked:")) {
+    throw new HttpError(
+      429,
+      "mfa_locked",
+      `Too many failed attempts: this factor is locked until ${
+        outcome.slice(7)
+      }`,
+      [{ field: "code", rule: "lockout", message: outcome.slice(7) }],
+    );
+  }
+  if (outcome !== "ok") {
+    throw new HttpError(
+      400,
+      "invalid_code",
+      outcome === "replayed"
+        ? "This code was used already"
+        : "The code is not valid",
+      [{ field: "code", rule: outcome, message: outcome }],
+    );
+  }
+  const [s] = await db()`
+    select s.org_id, s.id, s.user_id, s.connection_id, s.aal, s.amr, u.email
+    from public.sso_sessions s join auth.users u on u.id = s.user_id
+    where s.org_id = ${me.orgId}::uuid and s.id = ${me.sessionId}::uuid`;
+  const { token, expiresIn } = await accessToken({
+    sessionId: s.id,
+    orgId: s.org_id,
+    userId: s.user_id,
+    connectionId: s.connection_id,
+    email: s.email,
+    aal: s.aal,
+    amr: s.amr,
+  });
+  return jsonResponse({
+    access_token: token,
+    token_type: "bearer",
+    expires_in: expiresIn,
+    aal: s.aal,
+  });
+}
+
 /** The caller's SSO session, from its verified access token. */
 async function callerSession(req: Request) {
   const principal = await authenticate(req, db());
@@ -97,7 +181,14 @@ async function callerSession(req: Request) {
       "An SSO session's access token is required",
     );
   }
-  return { userId: claims.sub as string, sessionId, orgId };
+  return {
+    userId: claims.sub as string,
+    sessionId,
+    orgId,
+    aal: typeof claims.aal === "string" ? claims.aal : "aal1",
+    email: typeof claims.email === "string" ? claims.email : "",
+    ip: principal.context.ip,
+  };
 }
 
 Deno.serve(async (req) => {
@@ -134,13 +225,31 @@ Deno.serve(async (req) => {
       await db()`select private.revoke_sso_sessions(${me.orgId}, ${me.userId}, ${me.sessionId}, 'signed out')`;
       return jsonResponse({ revoked: me.sessionId });
     }
+    if (path === "/mfa/totp/enroll" && req.method === "POST") {
+      const me = await callerSession(req);
+      const { secret, url } = newTotp(me.email || me.userId);
+      await db()`select private.mfa_enroll_totp(${me.userId}::uuid, ${secret}, ${encryptionKey()}, ${me.aal})`;
+      return jsonResponse({ secret, otpauth_url: url });
+    }
+    if (path === "/mfa/totp/verify" && req.method === "POST") {
+      return await mfaVerify(req, "totp");
+    }
+    if (path === "/mfa/recovery/verify" && req.method === "POST") {
+      return await mfaVerify(req, "recovery");
+    }
+    if (path === "/mfa/recovery-codes" && req.method === "POST") {
+      const me = await callerSession(req);
+      const rows = await db()`
+        select private.mfa_regenerate_recovery_codes(${me.userId}::uuid, ${me.aal}) as code`;
+      return jsonResponse({ codes: rows.map((r) => r.code) });
+    }
     if (
-      /^\/(authorize|oidc|saml|mfa)(\/|$)/.test(path)
+      /^\/(authorize|oidc|saml)(\/|$)/.test(path)
     ) {
       throw new HttpError(
         501,
         "not_implemented",
-        `${path} is part of enterprise sign-in that is not built yet (OIDC, SAML, MFA)`,
+        `${path} is part of enterprise sign-in that is not built yet (OIDC, SAML)`,
       );
     }
     throw new HttpError(404, "not_found", `No route ${req.method} /sso${path}`);
