@@ -1,6 +1,6 @@
 // Load shedding: a bound on the requests one function instance works on at
 // once. Past it, a request is refused at once (503 with Retry-After, before its
-// body is read) rather than queued for a database connection: an unbounded
+// database work) rather than queued for a database connection: an unbounded
 // queue turns a burst into waits longer than the SDKs' own timeouts (10 s for
 // analytics-node), and each client that gives up sends its batch again while
 // the first copy is still queued, which deepens the overload it is caught in.
