@@ -224,3 +224,59 @@ Deno.test("TOTP and recovery codes raise a session to aal2; bad codes lock the f
     await sql.end();
   }
 });
+
+Deno.test("an OIDC client secret is stored encrypted, set only by an SSO manager", async () => {
+  const sql = adminSql();
+  try {
+    const owner = await createUser(sql, "conn-owner");
+    const member = await createUser(sql, "conn-member");
+    const [org] = await sql`insert into public.organizations (name, slug)
+                            values ('Conn', ${
+      "conn-" + crypto.randomUUID().slice(0, 8)
+    }) returning id`;
+    await sql`insert into public.organization_members (org_id, user_id, role) values
+                (${org.id}, ${owner.id}, 'owner'), (${org.id}, ${member.id}, 'member')`;
+    const created = await createClient(stack().apiUrl, stack().keys.anonKey, {
+      global: { headers: { Authorization: `Bearer ${owner.token}` } },
+    }).rpc("create_sso_connection", {
+      p_org_id: org.id,
+      p_protocol: "oidc",
+      p_name: "Okta",
+      p_oidc_issuer: "https://example.okta.com",
+      p_oidc_client_id: "meridian",
+    });
+    assert.equal(created.error, null);
+    const put = (token: string) =>
+      fetch(
+        `${stack().apiUrl}/functions/v1/sso/connections/${
+          created.data!.id
+        }/secret`,
+        {
+          method: "PUT",
+          headers: {
+            Authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({
+            org_id: org.id,
+            client_secret: "s3cr3t-client-value",
+          }),
+        },
+      );
+    const denied = await put(member.token);
+    assert.equal(denied.status, 403);
+    await denied.body?.cancel();
+    const ok = await put(owner.token);
+    assert.equal(ok.status, 200, await ok.clone().text());
+    await ok.body?.cancel();
+    const [row] =
+      await sql`select client_secret_encrypted::text as stored from private.sso_connection_secrets
+                            where connection_id = ${created.data!.id}`;
+    assert.ok(
+      !row.stored.includes("s3cr3t"),
+      "the secret is not stored in clear",
+    );
+  } finally {
+    await sql.end();
+  }
+});

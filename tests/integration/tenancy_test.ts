@@ -132,6 +132,8 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
     await sql`insert into public.organization_members (org_id, user_id, role)
               values (${orgB.id}, ${bMember.id}, 'member')`;
     await sql`select private.start_sso_session(${orgB.id}, ${bMember.id}, gen_random_uuid(), '[]')`;
+    await sql`insert into public.sso_connections (org_id, protocol, name, oidc_issuer, oidc_client_id)
+              values (${orgB.id}, 'oidc', 'B IdP', 'https://b.example.com', 'b-client')`;
     await sql`insert into public.webhook_endpoint_hourly_stats (org_id, endpoint_id, hour, attempts, latency_buckets)
               values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))`;
     const [bWorkspace] = await sql`
@@ -155,6 +157,7 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "webhook_attempts",
             "webhook_endpoint_hourly_stats",
             "sso_sessions",
+            "sso_connections",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(

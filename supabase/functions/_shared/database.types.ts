@@ -1090,6 +1090,84 @@ export type Database = {
           },
         ];
       };
+      "sso_connections": {
+        Row: {
+          "allow_idp_initiated": boolean;
+          "allowed_email_domains": (string)[];
+          "allowed_redirect_urls": (string)[];
+          "created_at": string;
+          "created_by": string | null;
+          "default_role": Database["public"]["Enums"]["org_role"];
+          "enabled": boolean;
+          "group_role_map": NonNullable<Json>;
+          "id": string;
+          "idp_mfa_counts": boolean;
+          "jit_provisioning": boolean;
+          "name": string;
+          "oidc_client_id": string | null;
+          "oidc_issuer": string | null;
+          "org_id": string;
+          "protocol": string;
+          "saml_idp_certificates": (string)[];
+          "saml_idp_entity_id": string | null;
+          "saml_idp_sso_url": string | null;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "allow_idp_initiated"?: boolean;
+          "allowed_email_domains"?: (string)[];
+          "allowed_redirect_urls"?: (string)[];
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "default_role"?: Database["public"]["Enums"]["org_role"];
+          "enabled"?: boolean;
+          "group_role_map"?: NonNullable<Json>;
+          "id"?: string;
+          "idp_mfa_counts"?: boolean;
+          "jit_provisioning"?: boolean;
+          "name": string;
+          "oidc_client_id"?: string | null;
+          "oidc_issuer"?: string | null;
+          "org_id": string;
+          "protocol": string;
+          "saml_idp_certificates"?: (string)[];
+          "saml_idp_entity_id"?: string | null;
+          "saml_idp_sso_url"?: string | null;
+          "updated_at"?: string;
+        };
+        Update: {
+          "allow_idp_initiated"?: boolean;
+          "allowed_email_domains"?: (string)[];
+          "allowed_redirect_urls"?: (string)[];
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "default_role"?: Database["public"]["Enums"]["org_role"];
+          "enabled"?: boolean;
+          "group_role_map"?: NonNullable<Json>;
+          "id"?: string;
+          "idp_mfa_counts"?: boolean;
+          "jit_provisioning"?: boolean;
+          "name"?: string;
+          "oidc_client_id"?: string | null;
+          "oidc_issuer"?: string | null;
+          "org_id"?: string;
+          "protocol"?: string;
+          "saml_idp_certificates"?: (string)[];
+          "saml_idp_entity_id"?: string | null;
+          "saml_idp_sso_url"?: string | null;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "sso_connections_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "sso_sessions": {
         Row: {
           "aal": string;
@@ -1708,6 +1786,53 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "create_sso_connection": {
+        Args: {
+          "p_allow_idp_initiated"?: boolean;
+          "p_allowed_email_domains"?: (string)[];
+          "p_allowed_redirect_urls"?: (string)[];
+          "p_default_role"?: Database["public"]["Enums"]["org_role"];
+          "p_group_role_map"?: Json;
+          "p_idp_mfa_counts"?: boolean;
+          "p_jit_provisioning"?: boolean;
+          "p_name": string;
+          "p_oidc_client_id"?: string;
+          "p_oidc_issuer"?: string;
+          "p_org_id": string;
+          "p_protocol": string;
+          "p_saml_idp_certificates"?: (string)[];
+          "p_saml_idp_entity_id"?: string;
+          "p_saml_idp_sso_url"?: string;
+        };
+        Returns: {
+          "allow_idp_initiated": boolean;
+          "allowed_email_domains": (string)[];
+          "allowed_redirect_urls": (string)[];
+          "created_at": string;
+          "created_by": string | null;
+          "default_role": Database["public"]["Enums"]["org_role"];
+          "enabled": boolean;
+          "group_role_map": NonNullable<Json>;
+          "id": string;
+          "idp_mfa_counts": boolean;
+          "jit_provisioning": boolean;
+          "name": string;
+          "oidc_client_id": string | null;
+          "oidc_issuer": string | null;
+          "org_id": string;
+          "protocol": string;
+          "saml_idp_certificates": (string)[];
+          "saml_idp_entity_id": string | null;
+          "saml_idp_sso_url": string | null;
+          "updated_at": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "sso_connections";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
       "create_webhook_endpoint": {
         Args: {
           "p_description"?: string;
@@ -1769,6 +1894,10 @@ export type Database = {
           isOneToOne: true;
           isSetofReturn: false;
         };
+      };
+      "delete_sso_connection": {
+        Args: { "p_connection_id": string; "p_org_id": string };
+        Returns: undefined;
       };
       "delete_webhook_endpoint": {
         Args: { "p_endpoint_id": string; "p_org_id": string };
@@ -2116,6 +2245,54 @@ export type Database = {
         SetofOptions: {
           from: "*";
           to: "profile_merges";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "update_sso_connection": {
+        Args: {
+          "p_allow_idp_initiated"?: boolean;
+          "p_allowed_email_domains"?: (string)[];
+          "p_allowed_redirect_urls"?: (string)[];
+          "p_connection_id": string;
+          "p_default_role"?: Database["public"]["Enums"]["org_role"];
+          "p_enabled"?: boolean;
+          "p_group_role_map"?: Json;
+          "p_idp_mfa_counts"?: boolean;
+          "p_jit_provisioning"?: boolean;
+          "p_name"?: string;
+          "p_oidc_client_id"?: string;
+          "p_oidc_issuer"?: string;
+          "p_org_id": string;
+          "p_saml_idp_certificates"?: (string)[];
+          "p_saml_idp_entity_id"?: string;
+          "p_saml_idp_sso_url"?: string;
+        };
+        Returns: {
+          "allow_idp_initiated": boolean;
+          "allowed_email_domains": (string)[];
+          "allowed_redirect_urls": (string)[];
+          "created_at": string;
+          "created_by": string | null;
+          "default_role": Database["public"]["Enums"]["org_role"];
+          "enabled": boolean;
+          "group_role_map": NonNullable<Json>;
+          "id": string;
+          "idp_mfa_counts": boolean;
+          "jit_provisioning": boolean;
+          "name": string;
+          "oidc_client_id": string | null;
+          "oidc_issuer": string | null;
+          "org_id": string;
+          "protocol": string;
+          "saml_idp_certificates": (string)[];
+          "saml_idp_entity_id": string | null;
+          "saml_idp_sso_url": string | null;
+          "updated_at": string;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "sso_connections";
           isOneToOne: true;
           isSetofReturn: false;
         };

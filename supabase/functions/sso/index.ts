@@ -9,12 +9,16 @@
 //   POST   /sso/mfa/totp/verify     {code}: aal2 tokens
 //   POST   /sso/mfa/recovery/verify {code}: aal2 tokens, the code used up
 //   POST   /sso/mfa/recovery-codes  ten new codes, shown once (aal2)
+//   PUT    /sso/connections/<id>/secret  {org_id, client_secret}: an OIDC
+//                                   connection's secret, kept encrypted (any
+//                                   session with sso:manage; the connections
+//                                   themselves are RPCs under RLS)
 // Not yet built (each answers 501 naming what is missing): /authorize, the
 // OIDC and SAML callbacks, the authorization_code grant, and SCIM.
 // The rules (rotation, reuse detection, revocation, who may) are in SQL:
 // private.refresh_sso_session, private.revoke_sso_sessions.
 import { z } from "zod";
-import { authenticate } from "../_shared/auth.ts";
+import { authenticate, withPrincipal } from "../_shared/auth.ts";
 import { readLimitedText } from "../_shared/body.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
@@ -98,6 +102,10 @@ function encryptionKey(): string {
 }
 
 const CodeBody = z.object({ code: z.string().min(6).max(20) });
+const ConnectionSecret = z.object({
+  org_id: z.guid(),
+  client_secret: z.string().min(8).max(512),
+});
 
 /**
  * An MFA attempt on the caller's session; on success, tokens at aal2 (the
@@ -224,6 +232,36 @@ Deno.serve(async (req) => {
       const me = await callerSession(req);
       await db()`select private.revoke_sso_sessions(${me.orgId}, ${me.userId}, ${me.sessionId}, 'signed out')`;
       return jsonResponse({ revoked: me.sessionId });
+    }
+    const secretRoute = path.match(/^\/connections\/([0-9a-f-]{36})\/secret$/);
+    if (secretRoute && req.method === "PUT") {
+      const body = ConnectionSecret.safeParse(
+        JSON.parse((await readLimitedText(req, 4096)) || "{}"),
+      );
+      if (!body.success) throw body.error;
+      const principal = await authenticate(req, db(), {
+        orgId: body.data.org_id,
+      });
+      if (principal.kind !== "user") {
+        throw new HttpError(
+          401,
+          "unauthorized",
+          "A signed-in administrator is required",
+        );
+      }
+      await withPrincipal(
+        db(),
+        principal,
+        (tx) =>
+          tx`select private.set_sso_client_secret(${body.data.org_id}::uuid, ${
+            secretRoute[1]
+          }::uuid,
+             ${body.data.client_secret}, ${encryptionKey()})`,
+      );
+      return jsonResponse({
+        connection_id: secretRoute[1],
+        client_secret_set: true,
+      });
     }
     if (path === "/mfa/totp/enroll" && req.method === "POST") {
       const me = await callerSession(req);

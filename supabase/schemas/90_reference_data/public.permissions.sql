@@ -18,7 +18,9 @@ insert into public.permissions (key, description) values
   ('privacy:manage', 'Manage consent and data-subject requests'),
   ('segments:read', 'Read segments'),
   ('segments:write', 'Create and edit segments'),
+  ('scim:provision', 'Provision members and groups through SCIM (API keys)'),
   ('settings:manage', 'Change organization and workspace settings'),
+  ('sso:manage', 'Configure SSO connections, enforced SSO and MFA'),
   ('webhooks:manage', 'Create and change webhook endpoints'),
   ('webhooks:read', 'Read webhook endpoints and deliveries'),
   ('workspaces:manage', 'Create, rename and delete workspaces')
