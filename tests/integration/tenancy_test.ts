@@ -134,6 +134,8 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
     await sql`select private.start_sso_session(${orgB.id}, ${bMember.id}, gen_random_uuid(), '[]')`;
     await sql`insert into public.sso_connections (org_id, protocol, name, oidc_issuer, oidc_client_id)
               values (${orgB.id}, 'oidc', 'B IdP', 'https://b.example.com', 'b-client')`;
+    await sql`insert into public.scim_users (org_id, user_id, user_name)
+              values (${orgB.id}, ${bMember.id}, 'b-member@b.example')`;
     await sql`insert into public.webhook_endpoint_hourly_stats (org_id, endpoint_id, hour, attempts, latency_buckets)
               values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))`;
     const [bWorkspace] = await sql`
@@ -158,6 +160,7 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "webhook_endpoint_hourly_stats",
             "sso_sessions",
             "sso_connections",
+            "scim_users",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(

@@ -1041,6 +1041,51 @@ export type Database = {
         };
         Relationships: [];
       };
+      "scim_users": {
+        Row: {
+          "attributes": NonNullable<Json>;
+          "created_at": string;
+          "display_name": string | null;
+          "external_id": string | null;
+          "id": string;
+          "org_id": string;
+          "updated_at": string;
+          "user_id": string;
+          "user_name": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "attributes"?: NonNullable<Json>;
+          "created_at"?: string;
+          "display_name"?: string | null;
+          "external_id"?: string | null;
+          "id"?: string;
+          "org_id": string;
+          "updated_at"?: string;
+          "user_id": string;
+          "user_name": string;
+        };
+        Update: {
+          "attributes"?: NonNullable<Json>;
+          "created_at"?: string;
+          "display_name"?: string | null;
+          "external_id"?: string | null;
+          "id"?: string;
+          "org_id"?: string;
+          "updated_at"?: string;
+          "user_id"?: string;
+          "user_name"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "scim_users_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "sources": {
         Row: {
           "created_at": string;
