@@ -141,7 +141,7 @@ Deno.test("logout ends the session; with SSO enforced a password session reads n
 
     // What is not built yet says so.
     const authorize = await fetch(
-      `${stack().apiUrl}/functions/v1/sso/authorize?domain=example.com`,
+      `${stack().apiUrl}/functions/v1/sso/saml/metadata/x`,
     );
     assert.equal(authorize.status, 501);
     await authorize.body?.cancel();

@@ -1,6 +1,10 @@
 // /functions/v1/sso: Meridian's own sessions for enterprise sign-in (issue 28).
 // Built so far: the session half, which every sign-in protocol ends in.
-//   POST   /sso/token          grant_type=refresh_token: rotate, new access token
+//   GET    /sso/authorize?connection_id=&redirect_to=&code_challenge=  (PKCE
+//                              S256, as Supabase Auth's PKCE flow): to the IdP
+//   GET    /sso/oidc/callback  the IdP's answer: back to redirect_to?code=...
+//   POST   /sso/token          grant_type=authorization_code (code,
+//                              code_verifier) or refresh_token: tokens
 //   GET    /sso/sessions       the caller's sessions (their session's token)
 //   DELETE /sso/sessions/<id>  revoke one (own; admins use revoke_sso_session)
 //   POST   /sso/logout         revoke the caller's session
@@ -13,8 +17,8 @@
 //                                   connection's secret, kept encrypted (any
 //                                   session with sso:manage; the connections
 //                                   themselves are RPCs under RLS)
-// Not yet built (each answers 501 naming what is missing): /authorize, the
-// OIDC and SAML callbacks, the authorization_code grant, and SCIM.
+// Not yet built (each answers 501 naming what is missing): SAML, single
+// logout, back-channel logout.
 // The rules (rotation, reuse detection, revocation, who may) are in SQL:
 // private.refresh_sso_session, private.revoke_sso_sessions.
 import { z } from "zod";
@@ -24,9 +28,21 @@ import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
 import { jsonResponse, preflight } from "../_shared/http.ts";
 import { matchingStep, newTotp } from "./mfa.ts";
+import {
+  authorizationUrl,
+  completeCodeFlow,
+  newSigninSecrets,
+  oidcConfig,
+} from "./oidc.ts";
 import { accessToken } from "./tokens.ts";
 
 const db = () => sql({ statementTimeoutMs: 10_000 });
+
+const CodeGrant = z.object({
+  grant_type: z.literal("authorization_code"),
+  code: z.string().min(20).max(200),
+  code_verifier: z.string().min(43).max(128),
+});
 
 const RefreshGrant = z.object({
   grant_type: z.literal("refresh_token"),
@@ -56,21 +72,24 @@ async function tokenRequest(req: Request): Promise<Record<string, unknown>> {
 
 async function token(req: Request): Promise<Response> {
   const body = await tokenRequest(req);
+  let row;
   if (body.grant_type === "authorization_code") {
-    throw new HttpError(
-      501,
-      "not_implemented",
-      "The authorization_code grant comes with the OIDC and SAML sign-in flows, not built yet",
-    );
+    const grant = CodeGrant.safeParse(body);
+    if (!grant.success) throw grant.error;
+    [row] = await db()`
+      select * from private.sso_redeem_app_code(${grant.data.code}, ${grant.data.code_verifier})`;
+  } else {
+    const grant = RefreshGrant.safeParse(body);
+    if (!grant.success) throw grant.error;
+    [row] = await db()`
+      select * from private.refresh_sso_session(${grant.data.refresh_token})`;
   }
-  const grant = RefreshGrant.safeParse(body);
-  if (!grant.success) throw grant.error;
-  const [row] = await db()`
-    select * from private.refresh_sso_session(${grant.data.refresh_token})`;
   if (row.error) {
     throw new HttpError(400, "invalid_grant", row.error, [
       {
-        field: "refresh_token",
+        field: body.grant_type === "authorization_code"
+          ? "code"
+          : "refresh_token",
         rule: "live_refresh_token",
         message: row.error,
       },
@@ -175,6 +194,89 @@ async function mfaVerify(req: Request, factor: "totp" | "recovery") {
   });
 }
 
+const callbackUrl = () =>
+  `${Deno.env.get("SUPABASE_URL") ?? ""}/functions/v1/sso/oidc/callback`;
+
+/** GET /authorize: records the sign-in and sends the browser to the IdP. */
+async function authorize(url: URL): Promise<Response> {
+  const connectionId = url.searchParams.get("connection_id") ?? "";
+  if (!/^[0-9a-f-]{36}$/.test(connectionId)) {
+    throw new HttpError(400, "invalid_request", "connection_id is required", [
+      { field: "connection_id", rule: "uuid", message: connectionId },
+    ]);
+  }
+  if ((url.searchParams.get("code_challenge_method") ?? "S256") !== "S256") {
+    throw new HttpError(
+      400,
+      "invalid_request",
+      "code_challenge_method must be S256",
+      [
+        { field: "code_challenge_method", rule: "equals:S256", message: "" },
+      ],
+    );
+  }
+  const s = await newSigninSecrets();
+  const [c] = await db()`
+    select * from private.sso_begin_signin(${connectionId}::uuid, ${
+    url.searchParams.get("redirect_to")
+  },
+      ${
+    url.searchParams.get("code_challenge")
+  }, ${s.state}, ${s.nonce}, ${s.codeVerifier}, ${encryptionKey()})`;
+  if (c.protocol !== "oidc") {
+    throw new HttpError(
+      501,
+      "not_implemented",
+      "SAML sign-in is not built yet",
+    );
+  }
+  const config = await oidcConfig(
+    c.oidc_issuer,
+    c.oidc_client_id,
+    c.client_secret,
+  );
+  return Response.redirect(
+    authorizationUrl(config, callbackUrl(), s).href,
+    302,
+  );
+}
+
+/** GET /oidc/callback: completes the sign-in and sends the app its code. */
+async function oidcCallback(url: URL): Promise<Response> {
+  const state = url.searchParams.get("state") ?? "";
+  const [r] =
+    await db()`select * from private.sso_take_signin(${state}, ${encryptionKey()})`;
+  const config = await oidcConfig(
+    r.oidc_issuer,
+    r.oidc_client_id,
+    r.client_secret,
+  );
+  let identity;
+  try {
+    identity = await completeCodeFlow(
+      config,
+      new URL(callbackUrl() + url.search),
+      {
+        state,
+        nonce: r.nonce,
+        codeVerifier: r.code_verifier,
+      },
+    );
+  } catch (err) {
+    throw new HttpError(
+      401,
+      "sign_in_refused",
+      `The identity provider's answer was refused: ${(err as Error).message}`,
+    );
+  }
+  const [{ code }] = await db()`
+    select private.sso_complete_signin(${r.org_id}::uuid, ${r.connection_id}::uuid, ${identity.email},
+      ${identity.emailVerified}, ${identity.groups}, ${identity.mfa}, ${r.app_code_challenge}) as code`;
+  const back = new URL(r.redirect_to);
+  back.searchParams.set("code", code);
+  return Response.redirect(back.href, 302);
+}
+
 /** The caller's SSO session, from its verified access token. */
 async function callerSession(req: Request) {
   const principal = await authenticate(req, db());
@@ -205,6 +307,12 @@ Deno.serve(async (req) => {
   try {
     const path = new URL(req.url).pathname.replace(/^\/sso/, "");
     if (path === "/token" && req.method === "POST") return await token(req);
+    if (path === "/authorize" && req.method === "GET") {
+      return await authorize(new URL(req.url));
+    }
+    if (path === "/oidc/callback" && req.method === "GET") {
+      return await oidcCallback(new URL(req.url));
+    }
     if (path === "/sessions" && req.method === "GET") {
       const me = await callerSession(req);
       const rows = await db()`
@@ -282,12 +390,12 @@ Deno.serve(async (req) => {
       return jsonResponse({ codes: rows.map((r) => r.code) });
     }
     if (
-      /^\/(authorize|oidc|saml)(\/|$)/.test(path)
+      /^\/(saml|oidc\/backchannel-logout)(\/|$)/.test(path)
     ) {
       throw new HttpError(
         501,
         "not_implemented",
-        `${path} is part of enterprise sign-in that is not built yet (OIDC, SAML)`,
+        `${path} is part of enterprise sign-in that is not built yet (SAML, single logout)`,
       );
     }
     throw new HttpError(404, "not_found", `No route ${req.method} /sso${path}`);

@@ -12,7 +12,9 @@ create table public.sso_connections (
   protocol text not null constraint sso_connections_protocol_check check (protocol in ('oidc', 'saml')),
   name text not null constraint sso_connections_name_length check (char_length(btrim(name)) between 1 and 120),
   enabled boolean not null default true,
-  oidc_issuer text constraint sso_connections_oidc_issuer_format check (oidc_issuer ~ '^https://[^\s]+$'),
+  -- https, or plain http on loopback for a provider on the developer's machine.
+  oidc_issuer text constraint sso_connections_oidc_issuer_format
+    check (oidc_issuer ~ '^(https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/[^\s]*)?)$'),
   oidc_client_id text constraint sso_connections_oidc_client_id_length check (char_length(oidc_client_id) between 1 and 255),
   saml_idp_entity_id text constraint sso_connections_saml_entity_length check (char_length(saml_idp_entity_id) between 1 and 1024),
   saml_idp_sso_url text constraint sso_connections_saml_sso_url_format check (saml_idp_sso_url ~ '^https://[^\s]+$'),
