@@ -145,6 +145,16 @@ Deno.test("OIDC sign-in through a real provider: redirects, PKCE exchange, RLS, 
     const refused = await signIn(unverified);
     assert.equal(refused.back.status, 403);
     await refused.back.body?.cancel();
+    const [failure] =
+      await sql`select after ->> 'reason' as reason from public.audit_log
+                                where org_id = ${
+        org!.id
+      } and action = 'sso.sign_in_failed'`;
+    assert.match(
+      failure.reason,
+      /verified email/,
+      "the refusal is audited with its reason",
+    );
     const stale = await fetch(`${callback}?code=x&state=never-issued`, {
       redirect: "manual",
     });

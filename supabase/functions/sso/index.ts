@@ -251,6 +251,17 @@ async function oidcCallback(url: URL): Promise<Response> {
     r.oidc_client_id,
     r.client_secret,
   );
+  // Every refusal from here on is audited in the organization.
+  const refuse = async (
+    status: number,
+    code: string,
+    reason: string,
+    email?: string | null,
+  ) => {
+    await db()`select private.sso_record_failure(${r.org_id}::uuid, ${r.connection_id}::uuid, ${reason},
+                 ${email ?? null})`;
+    return new HttpError(status, code, reason);
+  };
   let identity;
   try {
     identity = await completeCodeFlow(
@@ -263,15 +274,26 @@ async function oidcCallback(url: URL): Promise<Response> {
       },
     );
   } catch (err) {
-    throw new HttpError(
+    throw await refuse(
       401,
       "sign_in_refused",
       `The identity provider's answer was refused: ${(err as Error).message}`,
     );
   }
-  const [{ code }] = await db()`
-    select private.sso_complete_signin(${r.org_id}::uuid, ${r.connection_id}::uuid, ${identity.email},
-      ${identity.emailVerified}, ${identity.groups}, ${identity.mfa}, ${r.app_code_challenge}) as code`;
+  let code: string;
+  try {
+    [{ code }] = await db()`
+      select private.sso_complete_signin(${r.org_id}::uuid, ${r.connection_id}::uuid, ${identity.email},
+        ${identity.emailVerified}, ${identity.groups}, ${identity.mfa}, ${r.app_code_challenge}) as code`;
+  } catch (err) {
+    if ((err as { code?: string }).code !== "42501") throw err;
+    throw await refuse(
+      403,
+      "forbidden",
+      (err as Error).message,
+      identity.email,
+    );
+  }
   const back = new URL(r.redirect_to);
   back.searchParams.set("code", code);
   return Response.redirect(back.href, 302);
