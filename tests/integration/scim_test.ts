@@ -164,3 +164,108 @@ Deno.test("Okta's and Entra ID's SCIM requests provision, change, deactivate and
     await sql.end();
   }
 });
+
+Deno.test("SCIM groups: members added and removed as Okta and Entra ID send them set roles by the connection's map", async () => {
+  const sql = adminSql();
+  try {
+    const owner = await createUser(sql, "scim-groups-owner");
+    const { data: org } = await client(owner.token).rpc("create_organization", {
+      p_name: "SCIM groups",
+      p_slug: `scimg-${crypto.randomUUID().slice(0, 8)}`,
+    });
+    const conn = await client(owner.token).rpc("create_sso_connection", {
+      p_org_id: org!.id,
+      p_protocol: "oidc",
+      p_name: "IdP",
+      p_oidc_issuer: "https://idp.example",
+      p_oidc_client_id: "c",
+      p_group_role_map: { Admins: "admin", Viewers: "read_only" },
+    });
+    assert.equal(conn.error, null);
+    const key = await client(owner.token).rpc("create_api_key", {
+      p_org_id: org!.id,
+      p_name: "SCIM",
+      p_scopes: ["scim:provision"],
+    });
+    const secret = key.data![0].secret;
+    const base = `${stack().apiUrl}/functions/v1/scim/v2`;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${secret}`, "Content-Type": SCIM },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    };
+    const email = `grace-${crypto.randomUUID().slice(0, 6)}@scim.example`;
+    const user = await call("POST", "/Users", {
+      userName: email,
+      active: true,
+    });
+    assert.equal(user.status, 201);
+    const roleOf = async () =>
+      (await sql`select m.role from public.organization_members m
+                 join public.scim_users s on s.org_id = m.org_id and s.user_id = m.user_id
+                 where s.id = ${user.json.id}`)[0].role;
+    assert.equal(await roleOf(), "member");
+
+    // Okta: create the group, then PATCH members in (add) and out (remove by filter).
+    const group = await call("POST", "/Groups", {
+      displayName: "Admins",
+      members: [],
+    });
+    assert.equal(group.status, 201, JSON.stringify(group.json));
+    let r = await call("PATCH", `/Groups/${group.json.id}`, {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{
+        op: "add",
+        path: "members",
+        value: [{ value: user.json.id }],
+      }],
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.members.map((m: { value: string }) => m.value), [
+      user.json.id,
+    ]);
+    assert.equal(
+      await roleOf(),
+      "admin",
+      "the connection maps Admins to admin",
+    );
+    r = await call(
+      "GET",
+      `/Groups?filter=${encodeURIComponent('displayName eq "admins"')}`,
+    );
+    assert.equal(r.json.totalResults, 1);
+
+    // Entra ID: capitalised Remove with a filtered path.
+    r = await call("PATCH", `/Groups/${group.json.id}`, {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{
+        op: "Remove",
+        path: `members[value eq "${user.json.id}"]`,
+      }],
+    });
+    assert.deepEqual(r.json.members, []);
+    const viewers = await call("POST", "/Groups", {
+      displayName: "Viewers",
+      members: [{ value: user.json.id }],
+    });
+    assert.equal(viewers.status, 201);
+    assert.equal(await roleOf(), "read_only");
+
+    // A group naming someone who is not provisioned is refused.
+    r = await call("POST", "/Groups", {
+      displayName: "Strangers",
+      members: [{ value: crypto.randomUUID() }],
+    });
+    assert.equal(r.status, 400);
+    r = await call("POST", "/Groups", { displayName: "viewers" });
+    assert.equal(r.status, 409, "display names are unique, case-insensitively");
+    r = await call("DELETE", `/Groups/${group.json.id}`);
+    assert.equal(r.status, 204);
+  } finally {
+    await sql.end();
+  }
+});

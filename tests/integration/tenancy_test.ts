@@ -136,6 +136,7 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
               values (${orgB.id}, 'oidc', 'B IdP', 'https://b.example.com', 'b-client')`;
     await sql`insert into public.scim_users (org_id, user_id, user_name)
               values (${orgB.id}, ${bMember.id}, 'b-member@b.example')`;
+    await sql`insert into public.scim_groups (org_id, display_name) values (${orgB.id}, 'B group')`;
     await sql`insert into public.webhook_endpoint_hourly_stats (org_id, endpoint_id, hour, attempts, latency_buckets)
               values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))`;
     const [bWorkspace] = await sql`
@@ -161,6 +162,7 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "sso_sessions",
             "sso_connections",
             "scim_users",
+            "scim_groups",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(

@@ -1041,6 +1041,45 @@ export type Database = {
         };
         Relationships: [];
       };
+      "scim_groups": {
+        Row: {
+          "created_at": string;
+          "display_name": string;
+          "external_id": string | null;
+          "id": string;
+          "member_ids": (string)[];
+          "org_id": string;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "display_name": string;
+          "external_id"?: string | null;
+          "id"?: string;
+          "member_ids"?: (string)[];
+          "org_id": string;
+          "updated_at"?: string;
+        };
+        Update: {
+          "created_at"?: string;
+          "display_name"?: string;
+          "external_id"?: string | null;
+          "id"?: string;
+          "member_ids"?: (string)[];
+          "org_id"?: string;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "scim_groups_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "scim_users": {
         Row: {
           "attributes": NonNullable<Json>;

@@ -3,7 +3,9 @@
 // the scim:provision scope, which names the organization. Built: /Users (GET
 // with eq filters on userName, externalId and id, and startIndex/count paging;
 // POST; GET, PUT, PATCH, DELETE by id), /ServiceProviderConfig, /ResourceTypes,
-// /Schemas. Not yet: /Groups (answered 501 in the SCIM error shape). The
+// /Schemas, and /Groups (displayName eq filter; POST; GET, PUT, PATCH with
+// Okta's and Entra ID's member operations, DELETE by id), whose names the SSO
+// connections map to roles. The
 // rules (who a user is, the membership, deactivation revoking sessions) are in
 // SQL: private.scim_put_user, private.scim_delete_user.
 import { authenticate } from "../_shared/auth.ts";
@@ -112,8 +114,14 @@ Deno.serve(async (req) => {
     if (path === "/ResourceTypes") {
       return scim({
         schemas: [LIST_SCHEMA],
-        totalResults: 1,
+        totalResults: 2,
         Resources: [{
+          schemas: ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+          id: "Group",
+          name: "Group",
+          endpoint: "/Groups",
+          schema: "urn:ietf:params:scim:schemas:core:2.0:Group",
+        }, {
           schemas: ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
           id: "User",
           name: "User",
@@ -159,11 +167,69 @@ Deno.serve(async (req) => {
         }],
       });
     }
-    if (path.startsWith("/Groups")) {
-      return scimError(
-        501,
-        "Groups are not supported yet: provision users, and map roles in the SSO connection",
+    if (path === "/Groups" && req.method === "GET") {
+      const filter = url.searchParams.get("filter");
+      const m = filter?.match(
+        /^\s*displayName\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i,
       );
+      if (filter && !m) {
+        throw new PatchError(
+          "invalidFilter",
+          `unsupported filter: ${filter} (use displayName eq "...")`,
+        );
+      }
+      const name = m?.[1] ?? null;
+      const rows = await db()`
+        select private.scim_group_resource(g.org_id, g.id, ${base}) as r from public.scim_groups g
+        where g.org_id = ${orgId}::uuid and (${name}::text is null or lower(g.display_name) = lower(${name}::text))
+        order by g.created_at, g.id`;
+      return scim({
+        schemas: [LIST_SCHEMA],
+        totalResults: rows.length,
+        startIndex: 1,
+        itemsPerPage: rows.length,
+        Resources: rows.map((row) => row.r),
+      });
+    }
+    if (path === "/Groups" && req.method === "POST") {
+      const body = await readJson(req);
+      const [row] =
+        await db()`select private.scim_put_group(${orgId}::uuid, null, ${
+          db().json(body as never)
+        }) as id`;
+      const [g] =
+        await db()`select private.scim_group_resource(${orgId}::uuid, ${row.id}::uuid, ${base}) as r`;
+      return scim(g.r, 201);
+    }
+    const group = path.match(/^\/Groups\/([^/]+)$/);
+    if (group) {
+      if (!UUID.test(group[1])) {
+        return scimError(404, `Group ${group[1]} not found`);
+      }
+      const [g] =
+        await db()`select private.scim_group_resource(${orgId}::uuid, ${
+          group[1]
+        }::uuid, ${base}) as r`;
+      if (!g?.r) return scimError(404, `Group ${group[1]} not found`);
+      if (req.method === "GET") return scim(g.r);
+      if (req.method === "DELETE") {
+        await db()`delete from public.scim_groups where org_id = ${orgId}::uuid and id = ${
+          group[1]
+        }::uuid`;
+        return scim(null, 204);
+      }
+      if (req.method === "PUT" || req.method === "PATCH") {
+        const body = await readJson(req);
+        const next = req.method === "PUT" ? body : applyPatch(g.r, body);
+        await db()`select private.scim_put_group(${orgId}::uuid, ${
+          group[1]
+        }::uuid, ${db().json(next as never)})`;
+        const [after] =
+          await db()`select private.scim_group_resource(${orgId}::uuid, ${
+            group[1]
+          }::uuid, ${base}) as r`;
+        return scim(after.r);
+      }
     }
 
     if (path === "/Users" && req.method === "GET") {

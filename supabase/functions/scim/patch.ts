@@ -59,7 +59,12 @@ function setPath(target: Obj, path: string, value: unknown, op: string) {
       head;
   if (rest.length === 0) {
     if (op === "remove") delete target[key];
-    else target[key] = coerce(value);
+    // add to a multi-valued attribute appends (group members), per RFC 7644.
+    else if (
+      op === "add" && Array.isArray(target[key]) && Array.isArray(value)
+    ) {
+      target[key] = [...(target[key] as unknown[]), ...value];
+    } else target[key] = coerce(value);
     return;
   }
   const inner = (target[key] as Obj | undefined) ?? {};
