@@ -25,6 +25,8 @@ comment on table public.scim_users is
 create unique index scim_users_user_name_key on public.scim_users (org_id, lower(user_name));
 create index scim_users_external_id_idx on public.scim_users (org_id, external_id) where external_id is not null;
 create index scim_users_user_idx on public.scim_users (user_id);
+-- SCIM pages list in creation order.
+create index scim_users_page_idx on public.scim_users (org_id, created_at, id);
 
 create trigger scim_users_set_updated_at before update on public.scim_users
   for each row execute function private.set_updated_at();
