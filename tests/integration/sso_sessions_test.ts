@@ -180,6 +180,21 @@ Deno.test("TOTP and recovery codes raise a session to aal2; bad codes lock the f
       .eq("id", org.id);
     assert.deepEqual(before.data, []);
 
+    // A body that is not JSON is a 400 naming the body, not a 500.
+    const garbled = await fetch(
+      `${stack().apiUrl}/functions/v1/sso/mfa/totp/verify`,
+      {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${aal1}`,
+          "content-type": "application/json",
+        },
+        body: "{not json",
+      },
+    );
+    assert.equal(garbled.status, 400);
+    assert.equal((await garbled.json()).error.details[0].field, "(body)");
+
     // Enroll, then verify a code from the authenticator (the test plays it).
     const enrolled = await (await call("/mfa/totp/enroll", aal1)).json();
     assert.match(enrolled.otpauth_url, /^otpauth:\/\/totp\//);

@@ -49,29 +49,39 @@ const RefreshGrant = z.object({
   refresh_token: z.string().min(20).max(200),
 });
 
-/** The token request's fields, as a form (OAuth) or JSON body. */
-async function tokenRequest(req: Request): Promise<Record<string, unknown>> {
-  const text = await readLimitedText(req, 8 * 1024);
+/**
+ * A request's fields, as a form (OAuth's token requests) or a JSON object;
+ * anything else is a 400 naming the body, never a parse error's 500.
+ */
+async function requestFields(
+  req: Request,
+  maxBytes = 8 * 1024,
+): Promise<Record<string, unknown>> {
+  const text = await readLimitedText(req, maxBytes);
   const type = req.headers.get("content-type") ?? "";
   if (type.includes("application/x-www-form-urlencoded")) {
     return Object.fromEntries(new URLSearchParams(text));
   }
   try {
-    return JSON.parse(text || "{}");
+    const value = JSON.parse(text || "{}");
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      return value;
+    }
   } catch {
-    throw new HttpError(
-      400,
-      "invalid_request",
-      "The body is not JSON or a form",
-      [
-        { field: "(body)", rule: "json_or_form", message: "unparseable" },
-      ],
-    );
+    // Not JSON: the same 400 as JSON that is no object, below.
   }
+  throw new HttpError(
+    400,
+    "invalid_request",
+    "The body must be a JSON object or a form",
+    [
+      { field: "(body)", rule: "json_object_or_form", message: "unparseable" },
+    ],
+  );
 }
 
 async function token(req: Request): Promise<Response> {
-  const body = await tokenRequest(req);
+  const body = await requestFields(req);
   let row;
   if (body.grant_type === "authorization_code") {
     const grant = CodeGrant.safeParse(body);
@@ -133,9 +143,7 @@ const ConnectionSecret = z.object({
  */
 async function mfaVerify(req: Request, factor: "totp" | "recovery") {
   const me = await callerSession(req);
-  const body = CodeBody.safeParse(
-    JSON.parse((await readLimitedText(req, 2048)) || "{}"),
-  );
+  const body = CodeBody.safeParse(await requestFields(req, 2048));
   if (!body.success) throw body.error;
   let step: number | null = null;
   if (factor === "totp") {
@@ -366,7 +374,7 @@ Deno.serve(async (req) => {
     const secretRoute = path.match(/^\/connections\/([0-9a-f-]{36})\/secret$/);
     if (secretRoute && req.method === "PUT") {
       const body = ConnectionSecret.safeParse(
-        JSON.parse((await readLimitedText(req, 4096)) || "{}"),
+        await requestFields(req, 4096),
       );
       if (!body.success) throw body.error;
       const principal = await authenticate(req, db(), {
