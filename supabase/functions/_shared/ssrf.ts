@@ -10,35 +10,18 @@
 // `field: "url"`, the shape of an ErrorDetail in errors.ts. Any other error
 // (a DNS timeout, SERVFAIL) is thrown as it is: it is transient, not a refusal.
 //
-// PINNING, AND WHY HTTPS IS NOT PINNED (checked on Deno 2.9.6, on loopback):
+// PINNING (checked on Deno 2.9.6, on loopback): the caller connects to an
+// address that passed, never to the name again.
 // - Plain http: pinnedRequestTarget puts the checked address in the URL and
-//   returns the Host header to send. Deno's fetch silently drops a caller's
-//   `Host` header unless the request goes through
-//   `Deno.createHttpClient({ allowHost: true })`.
-// - https: fetch cannot be pinned. `Deno.CreateHttpClientOptions` has caCerts,
-//   cert/key, proxy, poolMaxIdlePerHost, poolIdleTimeout, http1, http2,
-//   allowHost, localAddress and http2MaxHeaderListSize: no DNS override or
-//   resolver (what reqwest calls `resolve_to_addrs`/`dns_resolver`, curl
-//   `--resolve`, undici `connect.lookup`), no connect hook, and no TLS server
-//   name separate from the URL's host. So pinnedHttpClient(host, addresses) is
-//   not implemented: nothing in fetch can carry it.
-//   The near-misses:
-//   * `proxy: { transport: "tcp", hostname, port }` does send the request to
-//     an address we choose, but in cleartext even for an https: URL (a plain
-//     server received `POST https://host/x HTTP/1.1` with headers and body).
-//     Never give it an https URL: it would leak the payload and signature.
-//   * Rewriting an https URL to the IP makes rustls verify the certificate
-//     against the IP ("certificate not valid for name 127.0.0.1").
-//   * `Deno.connectTls` takes one `hostname` for both the connection and the
-//     certificate check; `Deno.startTls(await Deno.connect({ hostname: ip }),
-//     { hostname: name })` does verify against the name over a connection to
-//     the pinned address, but fetch cannot use a connection we opened.
-//   Outside fetch, `node:https` `request({ host: name, lookup })` in Deno 2.9.6
-//   connects to the address `lookup` returns and verifies the certificate
-//   against `host` (a wrong-name certificate fails with "Hostname/IP does not
-//   match certificate's altnames"); that is the route if https must be pinned.
-//   Until then an https delivery checks the name here and lets fetch resolve it
-//   again, so a rebinding between the two lookups is not prevented.
+//   returns the Host header to send; Deno's fetch keeps a caller's Host header
+//   only through `Deno.createHttpClient({ allowHost: true })`.
+// - https: fetch cannot be pinned (CreateHttpClientOptions has no resolver,
+//   connect hook or TLS server name apart from the URL's host; its `proxy`
+//   option sends https requests in cleartext; an IP in the URL makes the
+//   certificate check fail). webhook-dispatch/send.ts therefore sends https
+//   with `node:https` `request({ host, servername, lookup })`, whose lookup
+//   answers with the checked address and whose certificate check is against
+//   the host name.
 import ipaddr from "ipaddr.js";
 
 /** The URL may not be delivered to; `rule` says why, for the error details. */
