@@ -1,21 +1,7 @@
 // With Postgres stopped, health says so (503 degraded) instead of hanging or
 // crashing, and recovers once Postgres is back.
 import assert from "node:assert/strict";
-import { stack, waitFor } from "../support/stack.ts";
-
-async function cli(command: string): Promise<void> {
-  const out = await new Deno.Command("node", {
-    args: ["dev/cli.mjs", command],
-    env: { MERIDIAN_STACK_DIR: stack().dir },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `${command} failed: ${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-}
+import { stack, stackCli, waitFor } from "../support/stack.ts";
 
 async function health(): Promise<
   { status: number; body: Record<string, unknown> }
@@ -26,7 +12,7 @@ async function health(): Promise<
 
 Deno.test("health answers 503 degraded while Postgres is stopped", async () => {
   assert.equal((await health()).status, 200);
-  await cli("db:stop");
+  await stackCli("db:stop");
   try {
     const { status, body } = await health();
     assert.equal(status, 503);
@@ -38,7 +24,7 @@ Deno.test("health answers 503 degraded while Postgres is stopped", async () => {
     });
     assert.equal(body.migrations, null);
   } finally {
-    await cli("db:start");
+    await stackCli("db:start");
     // Later tests need PostgREST reconnected and health green again.
     const admin = `http://127.0.0.1:${stack().postgrestAdminPort}/ready`;
     await waitFor("PostgREST", async () => {

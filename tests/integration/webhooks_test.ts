@@ -13,6 +13,7 @@ import {
   client,
   createUser,
   stack,
+  stackCli,
   waitFor,
 } from "../support/stack.ts";
 import { startFunction } from "../support/functions.ts";
@@ -486,20 +487,6 @@ Deno.test("keyed events arrive in order per key under two dispatchers", async ()
   }
 });
 
-async function cli(command: string): Promise<void> {
-  const out = await new Deno.Command("node", {
-    args: ["dev/cli.mjs", command],
-    env: { MERIDIAN_STACK_DIR: stack().dir },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `${command} failed: ${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-}
-
 Deno.test("a Postgres restart mid-run loses nothing: every event ends succeeded", async () => {
   const sql = adminSql();
   const receiver = startReceiver();
@@ -523,8 +510,8 @@ Deno.test("a Postgres restart mid-run loses nothing: every event ends succeeded"
       10_000,
     );
     await sql.end();
-    await cli("db:stop");
-    await cli("db:start");
+    await stackCli("db:stop");
+    await stackCli("db:start");
     const after = adminSql();
     try {
       await waitFor("PostgREST back", async () => {

@@ -98,3 +98,18 @@ export function waitForLockWait(
     return n === 1;
   }, 10_000);
 }
+
+/** Runs an `npm run` command of the test stack (db:stop, db:start, ...). */
+export async function stackCli(command: string): Promise<void> {
+  const out = await new Deno.Command("node", {
+    args: ["dev/cli.mjs", command],
+    env: { MERIDIAN_STACK_DIR: stack().dir },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `${command} failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
