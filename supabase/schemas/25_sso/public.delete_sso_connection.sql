@@ -6,22 +6,14 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_user uuid;
 begin
   perform private.require_permission(p_org_id, 'sso:manage');
   delete from public.sso_connections c where c.org_id = p_org_id and c.id = p_connection_id;
   if not found then
     raise exception 'SSO connection not found' using errcode = 'PT404', detail = 'field: connection_id';
   end if;
-  for v_user in
-    select distinct s.user_id from public.sso_sessions s
-    where s.org_id = p_org_id and s.connection_id = p_connection_id and s.revoked_at is null
-  loop
-    update public.sso_sessions s set revoked_at = now(), revoked_reason = 'connection deleted'
-    where s.org_id = p_org_id and s.user_id = v_user and s.connection_id = p_connection_id
-      and s.revoked_at is null;
-  end loop;
+  update public.sso_sessions s set revoked_at = now(), revoked_reason = 'connection deleted'
+  where s.org_id = p_org_id and s.connection_id = p_connection_id and s.revoked_at is null;
 end;
 $$;
 

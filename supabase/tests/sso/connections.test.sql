@@ -2,7 +2,7 @@
 -- protocol, readable only by SSO managers of their own organization;
 -- disabling or deleting one revokes the sessions it started.
 begin;
-select plan(11);
+select plan(12);
 
 select tests.create_supabase_user('conn_owner', 'owner@conn.example');
 select tests.create_supabase_user('conn_member', 'member@conn.example');
@@ -56,6 +56,19 @@ select is((select revoked_reason from public.sso_sessions where connection_id = 
   'disabling a connection revokes its sessions');
 select is((select count(*)::int from public.audit_log where org_id = 'abababab-0000-4000-8000-000000000003'
            and resource_type = 'sso_connections'), 2, 'creating and changing connections is audited');
+
+-- Deleting one revokes the sessions it started too.
+select public.update_sso_connection('abababab-0000-4000-8000-000000000003', :'conn', p_enabled => true)
+  from (select tests.authenticate_as('conn_owner')) a;
+reset role;
+create temp table again as
+select * from private.start_sso_session('abababab-0000-4000-8000-000000000003', tests.get_supabase_uid('conn_member'),
+  :'conn', '[{"method": "sso/oidc"}]');
+select tests.authenticate_as('conn_owner');
+select public.delete_sso_connection('abababab-0000-4000-8000-000000000003', :'conn');
+reset role;
+select is((select revoked_reason from public.sso_sessions s, again a where s.id = a.session_id),
+  'connection deleted', 'deleting a connection revokes its sessions');
 
 select * from finish();
 rollback;
