@@ -139,12 +139,12 @@ Deno.test("logout ends the session; with SSO enforced a password session reads n
     assert.deepEqual(after.data, []);
     assert.equal((await refresh(json.refresh_token)).status, 400);
 
-    // What is not built yet says so.
-    const authorize = await fetch(
+    // An unknown SAML connection is a 404 naming it, not a 500.
+    const metadata = await fetch(
       `${stack().apiUrl}/functions/v1/sso/saml/metadata/x`,
     );
-    assert.equal(authorize.status, 501);
-    await authorize.body?.cancel();
+    assert.equal(metadata.status, 404);
+    assert.equal((await metadata.json()).error.code, "not_found");
   } finally {
     await sql.end();
   }

@@ -1194,6 +1194,7 @@ export type Database = {
           "protocol": string;
           "saml_idp_certificates": (string)[];
           "saml_idp_entity_id": string | null;
+          "saml_idp_slo_url": string | null;
           "saml_idp_sso_url": string | null;
           "updated_at": string;
         };
@@ -1217,6 +1218,7 @@ export type Database = {
           "protocol": string;
           "saml_idp_certificates"?: (string)[];
           "saml_idp_entity_id"?: string | null;
+          "saml_idp_slo_url"?: string | null;
           "saml_idp_sso_url"?: string | null;
           "updated_at"?: string;
         };
@@ -1239,12 +1241,55 @@ export type Database = {
           "protocol"?: string;
           "saml_idp_certificates"?: (string)[];
           "saml_idp_entity_id"?: string | null;
+          "saml_idp_slo_url"?: string | null;
           "saml_idp_sso_url"?: string | null;
           "updated_at"?: string;
         };
         Relationships: [
           {
             foreignKeyName: "sso_connections_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "sso_domains": {
+        Row: {
+          "created_at": string;
+          "created_by": string | null;
+          "domain": string;
+          "last_check_error": string | null;
+          "last_checked_at": string | null;
+          "org_id": string;
+          "verification_token": string;
+          "verified_at": string | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "domain": string;
+          "last_check_error"?: string | null;
+          "last_checked_at"?: string | null;
+          "org_id": string;
+          "verification_token"?: string;
+          "verified_at"?: string | null;
+        };
+        Update: {
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "domain"?: string;
+          "last_check_error"?: string | null;
+          "last_checked_at"?: string | null;
+          "org_id"?: string;
+          "verification_token"?: string;
+          "verified_at"?: string | null;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "sso_domains_org_id_fkey";
             columns: ["org_id"];
             isOneToOne: false;
             referencedRelation: "organizations";
@@ -1260,6 +1305,9 @@ export type Database = {
           "created_at": string;
           "expires_at": string;
           "id": string;
+          "idp_session_id": string | null;
+          "idp_subject": string | null;
+          "idp_subject_format": string | null;
           "ip": unknown;
           "org_id": string;
           "refreshed_at": string | null;
@@ -1276,6 +1324,9 @@ export type Database = {
           "created_at"?: string;
           "expires_at": string;
           "id"?: string;
+          "idp_session_id"?: string | null;
+          "idp_subject"?: string | null;
+          "idp_subject_format"?: string | null;
           "ip"?: unknown;
           "org_id": string;
           "refreshed_at"?: string | null;
@@ -1291,6 +1342,9 @@ export type Database = {
           "created_at"?: string;
           "expires_at"?: string;
           "id"?: string;
+          "idp_session_id"?: string | null;
+          "idp_subject"?: string | null;
+          "idp_subject_format"?: string | null;
           "ip"?: unknown;
           "org_id"?: string;
           "refreshed_at"?: string | null;
@@ -1736,6 +1790,25 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "add_sso_domain": {
+        Args: { "p_domain": string; "p_org_id": string };
+        Returns: {
+          "created_at": string;
+          "created_by": string | null;
+          "domain": string;
+          "last_check_error": string | null;
+          "last_checked_at": string | null;
+          "org_id": string;
+          "verification_token": string;
+          "verified_at": string | null;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "sso_domains";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
       "api_key_usage": {
         Args: { "p_key_id"?: string; "p_org_id": string };
         Returns: {
@@ -1886,6 +1959,7 @@ export type Database = {
           "p_protocol": string;
           "p_saml_idp_certificates"?: (string)[];
           "p_saml_idp_entity_id"?: string;
+          "p_saml_idp_slo_url"?: string;
           "p_saml_idp_sso_url"?: string;
         };
         Returns: {
@@ -1907,6 +1981,7 @@ export type Database = {
           "protocol": string;
           "saml_idp_certificates": (string)[];
           "saml_idp_entity_id": string | null;
+          "saml_idp_slo_url": string | null;
           "saml_idp_sso_url": string | null;
           "updated_at": string;
         };
@@ -1981,6 +2056,10 @@ export type Database = {
       };
       "delete_sso_connection": {
         Args: { "p_connection_id": string; "p_org_id": string };
+        Returns: undefined;
+      };
+      "delete_sso_domain": {
+        Args: { "p_domain": string; "p_org_id": string };
         Returns: undefined;
       };
       "delete_webhook_endpoint": {
@@ -2350,6 +2429,7 @@ export type Database = {
           "p_org_id": string;
           "p_saml_idp_certificates"?: (string)[];
           "p_saml_idp_entity_id"?: string;
+          "p_saml_idp_slo_url"?: string;
           "p_saml_idp_sso_url"?: string;
         };
         Returns: {
@@ -2371,6 +2451,7 @@ export type Database = {
           "protocol": string;
           "saml_idp_certificates": (string)[];
           "saml_idp_entity_id": string | null;
+          "saml_idp_slo_url": string | null;
           "saml_idp_sso_url": string | null;
           "updated_at": string;
         };

@@ -3,7 +3,11 @@
 // which checks the RFC 9207 iss parameter, the state, and the ID token
 // (signature against the IdP's JWKS, issuer, audience, azp, expiry, nonce).
 // One state per sign-in, taken once in SQL, so a callback meant for another
-// connection (a mix-up) finds no request to complete.
+// connection (a mix-up) finds no request to complete. Logout both ways:
+// RP-initiated (the IdP's end_session_endpoint) and back-channel (a logout
+// token the IdP posts, checked here as OpenID Connect Back-Channel Logout 1.0
+// says: openid-client has no helper for it).
+import { createRemoteJWKSet, jwtVerify } from "jose";
 import * as oidc from "openid-client";
 
 const configs = new Map<string, Promise<oidc.Configuration>>();
@@ -60,6 +64,9 @@ export function authorizationUrl(
 }
 
 export type IdpIdentity = {
+  subject: string;
+  /** The IdP's session (the ID token's sid), named by back-channel logout. */
+  sid: string | null;
   email: string | null;
   emailVerified: boolean;
   groups: string[];
@@ -91,9 +98,91 @@ export async function completeCodeFlow(
   }
   const amr = Array.isArray(claims.amr) ? claims.amr.map(String) : [];
   return {
+    subject: String(claims.sub),
+    sid: typeof claims.sid === "string" ? claims.sid : null,
     email: typeof claims.email === "string" ? claims.email : null,
     emailVerified: claims.email_verified === true,
     groups: Array.isArray(claims.groups) ? claims.groups.map(String) : [],
     mfa: amr.some((m) => ["mfa", "otp", "hwk", "swk"].includes(m)),
+  };
+}
+
+/**
+ * The IdP's end-session URL (RP-initiated logout), or null when its
+ * discovery document names none.
+ */
+export function endSessionUrl(
+  config: oidc.Configuration,
+  postLogoutRedirectUri: string | null,
+): string | null {
+  if (!config.serverMetadata().end_session_endpoint) return null;
+  return oidc.buildEndSessionUrl(
+    config,
+    postLogoutRedirectUri
+      ? { post_logout_redirect_uri: postLogoutRedirectUri }
+      : {},
+  ).href;
+}
+
+const jwksets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+const BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout";
+
+export class LogoutTokenRefused extends Error {}
+
+/**
+ * Verifies a back-channel logout token: signed by the IdP's JWKS, issuer,
+ * audience = our client id, issued within 5 minutes, the back-channel event,
+ * a jti (for replay), a sub or a sid, and no nonce (which would make it an ID
+ * token).
+ */
+export async function verifyLogoutToken(
+  config: oidc.Configuration,
+  token: string,
+): Promise<
+  { sub: string | null; sid: string | null; jti: string; expiresAt: Date }
+> {
+  const meta = config.serverMetadata();
+  if (!meta.jwks_uri) throw new LogoutTokenRefused("the IdP publishes no JWKS");
+  let jwks = jwksets.get(meta.jwks_uri);
+  if (!jwks) {
+    jwks = createRemoteJWKSet(new URL(meta.jwks_uri));
+    jwksets.set(meta.jwks_uri, jwks);
+  }
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(token, jwks, {
+      issuer: meta.issuer,
+      audience: config.clientMetadata().client_id,
+      maxTokenAge: "5 minutes",
+      clockTolerance: 60,
+    }));
+  } catch (err) {
+    throw new LogoutTokenRefused((err as Error).message);
+  }
+  const events = payload.events as Record<string, unknown> | undefined;
+  if (!events || typeof events !== "object" || !(BACKCHANNEL_EVENT in events)) {
+    throw new LogoutTokenRefused(
+      "the token carries no back-channel logout event",
+    );
+  }
+  if ("nonce" in payload) {
+    throw new LogoutTokenRefused("a logout token must not carry a nonce");
+  }
+  const sub = typeof payload.sub === "string" ? payload.sub : null;
+  const sid = typeof payload.sid === "string" ? payload.sid : null;
+  if (!sub && !sid) {
+    throw new LogoutTokenRefused("the token names no sub or sid");
+  }
+  if (typeof payload.jti !== "string" || !payload.jti) {
+    throw new LogoutTokenRefused("the token has no jti");
+  }
+  const iat = (payload.iat ?? Math.floor(Date.now() / 1000)) * 1000;
+  return {
+    sub,
+    sid,
+    jti: payload.jti,
+    expiresAt: new Date(
+      Math.max(payload.exp ? payload.exp * 1000 : 0, iat + 6 * 60_000),
+    ),
   };
 }

@@ -10,6 +10,9 @@ create table private.sso_app_codes (
   aal text not null,
   app_code_challenge text not null,
   created_at timestamptz not null default now(),
+  idp_subject text,
+  idp_subject_format text,
+  idp_session_id text,
   foreign key (org_id, connection_id) references public.sso_connections (org_id, id) on delete cascade
 );
 

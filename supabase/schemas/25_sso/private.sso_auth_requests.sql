@@ -1,13 +1,14 @@
 -- Sign-ins in flight between /sso/authorize and the IdP's callback: the
--- single-use state, the OIDC nonce and PKCE verifier of the IdP leg, where to
--- send the app back, and the app's own PKCE challenge. Taken (deleted) by the
+-- single-use state (for SAML, the AuthnRequest's ID, which the response's
+-- InResponseTo names), the OIDC nonce and PKCE verifier of the IdP leg (none
+-- for SAML), where to send the app back, and the app's own PKCE challenge. Taken (deleted) by the
 -- callback; worthless after 10 minutes.
 create table private.sso_auth_requests (
   state text primary key,
   org_id uuid not null,
   connection_id uuid not null,
-  nonce text not null,
-  code_verifier text not null,
+  nonce text,
+  code_verifier text,
   redirect_to text not null,
   app_code_challenge text not null,
   created_at timestamptz not null default now(),

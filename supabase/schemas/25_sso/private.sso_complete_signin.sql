@@ -1,5 +1,5 @@
 -- Completes a sign-in the IdP vouched for: the email must be verified and in
--- one of the connection's domains; the user is found by email, or created and
+-- one of the connection's domains, a domain the organization verified; the user is found by email, or created and
 -- made a member when the connection provisions just in time (with the role its
 -- groups map to, else its default role); a member who is not active is
 -- refused. An MFA the IdP asserted counts as aal2 when the connection says so.
@@ -11,7 +11,10 @@ create or replace function private.sso_complete_signin(
   p_email_verified boolean,
   p_groups text[],
   p_idp_mfa boolean,
-  p_app_code_challenge text
+  p_app_code_challenge text,
+  p_idp_subject text default null,
+  p_idp_subject_format text default null,
+  p_idp_session_id text default null
 )
 returns text
 language plpgsql
@@ -38,6 +41,9 @@ begin
   if cardinality(v_connection.allowed_email_domains) > 0
      and split_part(v_email, '@', 2) <> all (v_connection.allowed_email_domains) then
     raise exception 'the email''s domain is not allowed by this connection' using errcode = '42501';
+  end if;
+  if not private.sso_domain_usable(p_org_id, split_part(v_email, '@', 2)) then
+    raise exception 'the email''s domain is not verified by the organization' using errcode = '42501';
   end if;
 
   select u.id into v_user_id from auth.users u where lower(u.email) = v_email limit 1;
@@ -66,11 +72,12 @@ begin
   end if;
 
   v_aal := case when p_idp_mfa and v_connection.idp_mfa_counts then 'aal2' else 'aal1' end;
-  insert into private.sso_app_codes (code_hash, org_id, user_id, connection_id, amr, aal, app_code_challenge)
+  insert into private.sso_app_codes (code_hash, org_id, user_id, connection_id, amr, aal, app_code_challenge,
+                                     idp_subject, idp_subject_format, idp_session_id)
   values (extensions.digest(v_code, 'sha256'), p_org_id, v_user_id, p_connection_id,
           jsonb_build_array(jsonb_build_object('method', 'sso/' || v_connection.protocol,
             'timestamp', extract(epoch from now())::bigint, 'provider', p_connection_id)),
-          v_aal, p_app_code_challenge);
+          v_aal, p_app_code_challenge, p_idp_subject, p_idp_subject_format, p_idp_session_id);
   perform private.append_audit(p_org_id, 'sso.signed_in', 'sso_connections', p_connection_id::text, null,
     jsonb_build_object('email', v_email, 'aal', v_aal, 'provisioned', v_member.user_id is null), 'low', 'success',
     array['auth'], jsonb_build_object('type', 'user', 'user_id', v_user_id, 'email', v_email));
@@ -78,7 +85,7 @@ begin
 end;
 $$;
 
-comment on function private.sso_complete_signin(uuid, uuid, text, boolean, text[], boolean, text) is
+comment on function private.sso_complete_signin(uuid, uuid, text, boolean, text[], boolean, text, text, text, text) is
   'Completes an SSO sign-in (verified email in an allowed domain, member or JIT-provisioned); returns a one-time code for the app.';
 
-grant execute on function private.sso_complete_signin(uuid, uuid, text, boolean, text[], boolean, text) to service_role;
+grant execute on function private.sso_complete_signin(uuid, uuid, text, boolean, text[], boolean, text, text, text, text) to service_role;

@@ -26,7 +26,8 @@ begin
     return;
   end if;
   select * into v_started from private.start_sso_session(v_code.org_id, v_code.user_id, v_code.connection_id,
-                                                         v_code.amr, v_code.aal);
+    v_code.amr, v_code.aal, p_idp_subject => v_code.idp_subject,
+    p_idp_subject_format => v_code.idp_subject_format, p_idp_session_id => v_code.idp_session_id);
   return query
   select v_started.session_id, v_code.org_id, v_code.user_id, v_code.connection_id, v_code.aal, v_code.amr,
          u.email::text, v_started.refresh_token, null::text

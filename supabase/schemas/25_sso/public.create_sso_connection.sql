@@ -16,7 +16,8 @@ create or replace function public.create_sso_connection(
   p_group_role_map jsonb default '{}',
   p_idp_mfa_counts boolean default false,
   p_allowed_redirect_urls text[] default '{}',
-  p_allow_idp_initiated boolean default false
+  p_allow_idp_initiated boolean default false,
+  p_saml_idp_slo_url text default null
 )
 returns public.sso_connections
 language plpgsql
@@ -28,6 +29,7 @@ declare
 begin
   perform private.require_permission(p_org_id, 'sso:manage');
   if p_protocol = 'oidc' and (p_saml_idp_entity_id is not null or p_saml_idp_sso_url is not null
+                              or p_saml_idp_slo_url is not null
                               or cardinality(p_saml_idp_certificates) > 0) then
     raise exception 'an OIDC connection takes no SAML fields' using errcode = '22023', detail = 'field: protocol';
   end if;
@@ -42,19 +44,19 @@ begin
   insert into public.sso_connections (org_id, protocol, name, oidc_issuer, oidc_client_id,
     saml_idp_entity_id, saml_idp_sso_url, saml_idp_certificates, allowed_email_domains,
     jit_provisioning, default_role, group_role_map, idp_mfa_counts, allowed_redirect_urls,
-    allow_idp_initiated, created_by)
+    allow_idp_initiated, created_by, saml_idp_slo_url)
   values (p_org_id, p_protocol, p_name, p_oidc_issuer, p_oidc_client_id, p_saml_idp_entity_id,
     p_saml_idp_sso_url, coalesce(p_saml_idp_certificates, '{}'),
     (select coalesce(array_agg(lower(d)), '{}') from unnest(p_allowed_email_domains) d),
     p_jit_provisioning, p_default_role, coalesce(p_group_role_map, '{}'), p_idp_mfa_counts,
-    coalesce(p_allowed_redirect_urls, '{}'), p_allow_idp_initiated, auth.uid())
+    coalesce(p_allowed_redirect_urls, '{}'), p_allow_idp_initiated, auth.uid(), p_saml_idp_slo_url)
   returning * into v_connection;
   return v_connection;
 end;
 $$;
 
-comment on function public.create_sso_connection(uuid, text, text, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean) is
+comment on function public.create_sso_connection(uuid, text, text, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean, text) is
   'Creates an OIDC or SAML connection for the organization (sso:manage); audited by the table''s trigger.';
 
-grant execute on function public.create_sso_connection(uuid, text, text, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean)
+grant execute on function public.create_sso_connection(uuid, text, text, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean, text)
   to authenticated, service_role;

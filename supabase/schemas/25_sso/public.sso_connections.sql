@@ -17,7 +17,10 @@ create table public.sso_connections (
     check (oidc_issuer ~ '^(https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/[^\s]*)?)$'),
   oidc_client_id text constraint sso_connections_oidc_client_id_length check (char_length(oidc_client_id) between 1 and 255),
   saml_idp_entity_id text constraint sso_connections_saml_entity_length check (char_length(saml_idp_entity_id) between 1 and 1024),
-  saml_idp_sso_url text constraint sso_connections_saml_sso_url_format check (saml_idp_sso_url ~ '^https://[^\s]+$'),
+  -- https, or plain http on loopback (an IdP on the developer's machine), as
+  -- for OIDC issuers.
+  saml_idp_sso_url text constraint sso_connections_saml_sso_url_format
+    check (saml_idp_sso_url ~ '^(https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/[^\s]*)?)$'),
   saml_idp_certificates text[] not null default '{}'
     constraint sso_connections_saml_certificates_count check (cardinality(saml_idp_certificates) <= 5),
   allowed_email_domains text[] not null default '{}'
@@ -38,6 +41,10 @@ create table public.sso_connections (
   created_by uuid references auth.users (id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  -- Where single logout goes (HTTP-Redirect binding); none: signing out ends
+  -- Meridian's session only.
+  saml_idp_slo_url text constraint sso_connections_saml_slo_url_format
+    check (saml_idp_slo_url ~ '^(https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/[^\s]*)?)$'),
   primary key (org_id, id),
   constraint sso_connections_protocol_fields check (
     (protocol = 'oidc' and oidc_issuer is not null and oidc_client_id is not null)

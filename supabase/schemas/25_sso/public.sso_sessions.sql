@@ -22,6 +22,12 @@ create table public.sso_sessions (
   expires_at timestamptz not null,
   revoked_at timestamptz,
   revoked_reason text,
+  -- Who the IdP says signed in, to find the session again when the IdP ends
+  -- it (SAML single logout, OIDC back-channel logout): the SAML NameID as
+  -- sent and its format, or the OIDC sub; the SAML SessionIndex or OIDC sid.
+  idp_subject text,
+  idp_subject_format text,
+  idp_session_id text,
   primary key (org_id, id)
 );
 
@@ -30,6 +36,8 @@ comment on table public.sso_sessions is
 
 create index sso_sessions_user_idx on public.sso_sessions (user_id, created_at desc);
 create index sso_sessions_org_user_idx on public.sso_sessions (org_id, user_id);
+create index sso_sessions_idp_subject_idx on public.sso_sessions (org_id, connection_id, idp_subject)
+  where revoked_at is null;
 
 revoke all on public.sso_sessions from anon, authenticated, service_role;
 grant select on public.sso_sessions to authenticated, service_role;

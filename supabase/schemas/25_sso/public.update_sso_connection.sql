@@ -16,7 +16,8 @@ create or replace function public.update_sso_connection(
   p_group_role_map jsonb default null,
   p_idp_mfa_counts boolean default null,
   p_allowed_redirect_urls text[] default null,
-  p_allow_idp_initiated boolean default null
+  p_allow_idp_initiated boolean default null,
+  p_saml_idp_slo_url text default null
 )
 returns public.sso_connections
 language plpgsql
@@ -27,6 +28,11 @@ declare
   v_after public.sso_connections;
 begin
   perform private.require_permission(p_org_id, 'sso:manage');
+  if exists (select 1 from unnest(p_saml_idp_certificates) c
+             where c !~ '^-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*$') then
+    raise exception 'each certificate must be PEM (-----BEGIN CERTIFICATE-----)'
+      using errcode = '22023', detail = 'field: saml_idp_certificates';
+  end if;
   update public.sso_connections c set
     name = coalesce(p_name, c.name),
     enabled = coalesce(p_enabled, c.enabled),
@@ -43,7 +49,8 @@ begin
     group_role_map = coalesce(p_group_role_map, c.group_role_map),
     idp_mfa_counts = coalesce(p_idp_mfa_counts, c.idp_mfa_counts),
     allowed_redirect_urls = coalesce(p_allowed_redirect_urls, c.allowed_redirect_urls),
-    allow_idp_initiated = coalesce(p_allow_idp_initiated, c.allow_idp_initiated)
+    allow_idp_initiated = coalesce(p_allow_idp_initiated, c.allow_idp_initiated),
+    saml_idp_slo_url = coalesce(p_saml_idp_slo_url, c.saml_idp_slo_url)
   where c.org_id = p_org_id and c.id = p_connection_id
   returning * into v_after;
   if v_after.id is null then
@@ -57,8 +64,8 @@ begin
 end;
 $$;
 
-comment on function public.update_sso_connection(uuid, uuid, text, boolean, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean) is
+comment on function public.update_sso_connection(uuid, uuid, text, boolean, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean, text) is
   'Changes an SSO connection (sso:manage); arguments left null keep their value; disabling revokes its sessions.';
 
-grant execute on function public.update_sso_connection(uuid, uuid, text, boolean, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean)
+grant execute on function public.update_sso_connection(uuid, uuid, text, boolean, text, text, text, text, text[], text[], boolean, public.org_role, jsonb, boolean, text[], boolean, text)
   to authenticated, service_role;
