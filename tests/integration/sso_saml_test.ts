@@ -7,7 +7,7 @@
 // organization's assertion) is refused and audited; single logout works both
 // ways.
 import assert from "node:assert/strict";
-import { adminSql, client, createUser, stack } from "../support/stack.ts";
+import { adminSql, client, createUser } from "../support/stack.ts";
 import {
   ATTACKER_NAME_ID,
   ATTACKS,
