@@ -67,6 +67,15 @@ async function staticChecks(state) {
       ...typeScriptFiles("supabase/functions"),
       ...typeScriptFiles("tests"),
     ])).code === 0);
+  await check(
+    "lock files: no xml-crypto or xmldom below the CVE floors",
+    async () => {
+      const { lockFloorViolations } = await import("./lock_floors.mjs");
+      const violations = lockFloorViolations();
+      for (const v of violations) console.error(v);
+      return violations.length === 0;
+    },
+  );
   // Builds its own two databases (migrations, schemas) on throwaway clusters.
   await check(
     "supabase/schemas and supabase/migrations agree (db:drift)",
