@@ -1,4 +1,4 @@
-// SSO sessions over HTTP (issue 28, the part built so far): a session started
+// SSO sessions over HTTP (issue 28): a session started
 // as a sign-in would start it, its refresh token exchanged at /sso/token for
 // an access token that supabase-js uses through its accessToken option, RLS
 // reading the organization's data with it; rotation, reuse revoking the
@@ -6,25 +6,11 @@
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { adminSql, createUser, stack } from "../support/stack.ts";
-
-const tokenUrl = () => `${stack().apiUrl}/functions/v1/sso/token`;
+import { refreshSession, sessionClient } from "../support/sso_app.ts";
 
 async function refresh(refreshToken: string) {
-  const res = await fetch(tokenUrl(), {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "refresh_token",
-      refresh_token: refreshToken,
-    }),
-  });
+  const res = await refreshSession(refreshToken);
   return { status: res.status, json: await res.json() };
-}
-
-function sessionClient(accessToken: string) {
-  return createClient(stack().apiUrl, stack().keys.anonKey, {
-    accessToken: () => Promise.resolve(accessToken),
-  });
 }
 
 Deno.test("an SSO session's tokens reach the organization's data, rotate, and end", async () => {
