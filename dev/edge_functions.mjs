@@ -47,6 +47,10 @@ function functionEnv(stack) {
       ? JSON.stringify(stack.keys.ssoSigningJwk)
       : undefined,
     MERIDIAN_SSO_ENCRYPTION_KEY: stack.keys.ssoEncryptionKey,
+    // The SAML SP's signing key and certificate (function secrets on a hosted
+    // project: supabase secrets set MERIDIAN_SSO_SAML_SP_KEY=... _CERT=...).
+    MERIDIAN_SSO_SAML_SP_KEY: stack.keys.samlSpKey,
+    MERIDIAN_SSO_SAML_SP_CERT: stack.keys.samlSpCert,
   };
   const envFile = join(FUNCTIONS_DIR, ".env");
   if (existsSync(envFile)) {

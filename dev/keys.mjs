@@ -3,6 +3,7 @@
 // Supabase projects use. Both stay verifiable through one JWK set, so tokens signed
 // before a switch keep working, as on a hosted project that rotated to ES256.
 import { Buffer } from "node:buffer";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, jwtVerify } from "jose";
@@ -41,6 +42,40 @@ function loadOrCreateSecret(dir, name) {
   return secret;
 }
 
+/**
+ * The SAML service provider's signing key and self-signed certificate (RSA,
+ * as IdPs expect), which sign AuthnRequests and logout messages and are
+ * published in each connection's SP metadata. Made once with the openssl CLI:
+ * Node has no X.509 writer, and a certificate is not a thing to hand-encode.
+ */
+function loadOrCreateSamlSpKeys(dir) {
+  const keyFile = join(dir, "sso-saml-sp.key.pem");
+  const certFile = join(dir, "sso-saml-sp.cert.pem");
+  if (!existsSync(keyFile) || !existsSync(certFile)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-sha256",
+      "-days",
+      "3650",
+      "-subj",
+      "/CN=Meridian SAML service provider (local)",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ], { stdio: "pipe" });
+  }
+  return {
+    key: readFileSync(keyFile, "utf8"),
+    cert: readFileSync(certFile, "utf8"),
+  };
+}
+
 function publicPart({ d: _d, ...jwk }) {
   return { ...jwk, key_ops: ["verify"] };
 }
@@ -75,6 +110,7 @@ export async function prepareKeys(jwtDir) {
   // The key the sso function encrypts TOTP secrets with (a function secret on
   // a hosted project: supabase secrets set MERIDIAN_SSO_ENCRYPTION_KEY=...).
   const ssoEncryptionKey = loadOrCreateSecret(jwtDir, "sso-encryption.key");
+  const samlSp = loadOrCreateSamlSpKeys(jwtDir);
   if (alg === "ES256") {
     const privateJwk = await loadOrCreateEs256(jwtDir);
     keys.push(publicPart(privateJwk));
@@ -91,6 +127,8 @@ export async function prepareKeys(jwtDir) {
     jwksPath,
     ssoSigningJwk,
     ssoEncryptionKey,
+    samlSpKey: samlSp.key,
+    samlSpCert: samlSp.cert,
     anonKey: await mintApiKey("anon", signer),
     serviceRoleKey: await mintApiKey("service_role", signer),
   };

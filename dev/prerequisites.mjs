@@ -15,6 +15,8 @@ export const APT_PACKAGES = [
   "redis-server",
   // Segment's browser SDK is tested in a real browser (tests/support/browser_page.mjs).
   "chromium",
+  // The SAML SP's certificate (dev/keys.mjs) and the test IdP's are made with it.
+  "openssl",
 ];
 
 function isInstalled(pkg) {

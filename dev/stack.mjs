@@ -120,6 +120,8 @@ export async function startStack(opts) {
       serviceRoleKey: keys.serviceRoleKey,
       ssoSigningJwk: keys.ssoSigningJwk,
       ssoEncryptionKey: keys.ssoEncryptionKey,
+      samlSpKey: keys.samlSpKey,
+      samlSpCert: keys.samlSpCert,
     },
     functions: [],
     pids: {},

@@ -7,6 +7,7 @@
 // organization's assertion) is refused and audited; single logout works both
 // ways.
 import assert from "node:assert/strict";
+import { createVerify, X509Certificate } from "node:crypto";
 import { adminSql, client, createUser } from "../support/stack.ts";
 import {
   ATTACKER_NAME_ID,
@@ -80,7 +81,13 @@ async function spInitiated(idp: SamlIdp, connectionId: string) {
   assert.equal(page.status, 200);
   const form = parseAutoPostForm(await page.text());
   const back = await postToAcs(form.action, form.SAMLResponse!);
-  return { back, verifier, samlResponse: form.SAMLResponse!, form };
+  return {
+    back,
+    verifier,
+    samlResponse: form.SAMLResponse!,
+    form,
+    toIdp: location,
+  };
 }
 
 function postToAcs(acs: string, samlResponse: string, relayState?: string) {
@@ -107,6 +114,32 @@ async function tokensFrom(back: Response, verifier: string) {
   return await exchanged.json();
 }
 
+/**
+ * Checks an HTTP-Redirect binding signature as an IdP does: RSA-SHA256 over
+ * the query's SAMLRequest/SAMLResponse, RelayState and SigAlg, exactly as
+ * sent, with the certificate from the SP's metadata.
+ */
+function redirectSignatureValid(url: string, metadataXml: string): boolean {
+  const cert = metadataXml.match(
+    /<(?:ds:)?X509Certificate>([^<]+)</,
+  )?.[1];
+  assert.ok(cert, "the metadata publishes the SP's signing certificate");
+  const query = new URL(url).search.slice(1).split("&");
+  const part = (name: string) => query.find((p) => p.startsWith(`${name}=`));
+  const signed = ["SAMLRequest", "SAMLResponse", "RelayState", "SigAlg"]
+    .map(part).filter(Boolean).join("&");
+  const signature = part("Signature");
+  assert.ok(signature, "the message is signed");
+  const pem = `-----BEGIN CERTIFICATE-----\n${
+    cert.replace(/\s+/g, "")
+  }\n-----END CERTIFICATE-----\n`;
+  return createVerify("RSA-SHA256").update(signed).verify(
+    new X509Certificate(pem).publicKey,
+    decodeURIComponent(signature.slice("Signature=".length)),
+    "base64",
+  );
+}
+
 const claims = (jwt: string) =>
   JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
 
@@ -131,6 +164,10 @@ Deno.test("SAML sign-in through a real signing IdP: metadata, SP- and IdP-initia
     idp.nextUser = { nameId: email, email, groups: ["admins"] };
     const first = await spInitiated(idp, connectionId);
     assert.equal(idp.requests.at(-1)!.issuer, entityId);
+    assert.ok(
+      redirectSignatureValid(first.toIdp, xml),
+      "the AuthnRequest is signed with the key the metadata publishes",
+    );
     const tokens = await tokensFrom(first.back, first.verifier);
     const access = claims(tokens.access_token);
     assert.equal(access.email, email);
@@ -335,6 +372,10 @@ Deno.test("SAML single logout: SP-initiated, IdP-initiated over Redirect and POS
     assert.equal(out.status, 200);
     const { logout_url } = await out.json();
     assert.ok(logout_url.startsWith(`${idp.url}/slo?SAMLRequest=`), logout_url);
+    const metadataXml =
+      await (await fetch(ssoUrl(`/saml/metadata/${connectionId}`)))
+        .text();
+    assert.ok(redirectSignatureValid(logout_url, metadataXml));
     assert.equal((await fetch(logout_url)).status, 200);
     const sent = idp.logoutMessages.at(-1)!;
     assert.equal(sent.type, "LogoutRequest");
@@ -354,10 +395,11 @@ Deno.test("SAML single logout: SP-initiated, IdP-initiated over Redirect and POS
     });
     const answered = await fetch(redirect.url, { redirect: "manual" });
     assert.equal(answered.status, 303, await answered.clone().text());
+    const logoutResponse = answered.headers.get("location")!;
+    assert.ok(logoutResponse.startsWith(`${idp.url}/slo?SAMLResponse=`));
     assert.ok(
-      answered.headers.get("location")!.startsWith(
-        `${idp.url}/slo?SAMLResponse=`,
-      ),
+      redirectSignatureValid(logoutResponse, metadataXml),
+      "the LogoutResponse is signed",
     );
     await answered.body?.cancel();
     assert.equal(await reads(two.access_token), 0);

@@ -65,6 +65,19 @@ export async function callerSession(req: Request) {
       "An SSO session's access token is required",
     );
   }
+  // RLS refuses a revoked session's token at once; the routes here must too
+  // (a signed token outlives its session by up to its TTL).
+  const [live] = await db()`
+    select 1 from public.sso_sessions
+    where org_id = ${orgId}::uuid and id = ${sessionId}::uuid
+      and revoked_at is null and expires_at > now()`;
+  if (!live) {
+    throw new HttpError(
+      401,
+      "unauthorized",
+      "This SSO session is revoked or over",
+    );
+  }
   return {
     userId: claims.sub as string,
     sessionId,

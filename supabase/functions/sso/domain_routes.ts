@@ -3,7 +3,11 @@
 // and Google Workspace verify domains: `_meridian-verification.<domain>`
 // must hold `meridian-verification=<token>`. Where the policy waives DNS
 // (local development) the domain is marked verified without a lookup.
-import { authenticate, withPrincipal } from "../_shared/auth.ts";
+import {
+  authenticate,
+  setRequestContext,
+  withPrincipal,
+} from "../_shared/auth.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { jsonResponse } from "../_shared/http.ts";
 import { db, requestFields } from "./common.ts";
@@ -89,13 +93,23 @@ export async function verifyDomain(req: Request): Promise<Response> {
         : `${name} has no TXT record`;
     }
   }
-  const [row] = await db()`
-    select * from private.record_sso_domain_check(${orgId}::uuid, ${domain}, ${verified}, ${error})`;
+  // Audited as the administrator who asked: append_audit reads the claims.
+  const [row] = await db().begin(async (tx) => {
+    await setRequestContext(tx, principal);
+    await tx`select set_config('request.jwt.claims', ${
+      JSON.stringify(principal.claims)
+    }, true)`;
+    return await tx`
+      select * from private.record_sso_domain_check(${orgId}::uuid, ${domain}, ${verified}, ${error})`;
+  });
+  // A domain once verified stays verified (as WorkOS keeps it) even if its
+  // record is later removed; the failed re-check is reported beside it.
+  const stillVerified = row.verified_at !== null;
   return jsonResponse({
     domain,
-    verified: row.verified_at !== null,
+    verified: stillVerified,
     verified_at: row.verified_at,
     record: { name, type: "TXT", value: expected },
     error,
-  }, verified ? 200 : 422);
+  }, stillVerified ? 200 : 422);
 }

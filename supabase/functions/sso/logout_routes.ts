@@ -48,17 +48,23 @@ export async function logout(req: Request): Promise<Response> {
   }
   await db()`select private.revoke_sso_sessions(${me.orgId}, ${me.userId}, ${me.sessionId}, 'signed out')`;
   let logoutUrl: string | null = null;
-  if (s?.protocol === "saml" && s.saml_idp_slo_url && s.idp_subject) {
-    logoutUrl = await logoutRequestUrl(s as unknown as SamlConnection, {
-      nameId: s.idp_subject,
-      nameIdFormat: s.idp_subject_format,
-      sessionIndex: s.idp_session_id,
-    });
-  } else if (s?.protocol === "oidc") {
-    logoutUrl = endSessionUrl(
-      await oidcConfig(s.oidc_issuer, s.oidc_client_id, null),
-      redirectTo,
-    );
+  try {
+    if (s?.protocol === "saml" && s.saml_idp_slo_url && s.idp_subject) {
+      logoutUrl = await logoutRequestUrl(s as unknown as SamlConnection, {
+        nameId: s.idp_subject,
+        nameIdFormat: s.idp_subject_format,
+        sessionIndex: s.idp_session_id,
+      });
+    } else if (s?.protocol === "oidc") {
+      logoutUrl = endSessionUrl(
+        await oidcConfig(s.oidc_issuer, s.oidc_client_id, null),
+        redirectTo,
+      );
+    }
+  } catch (err) {
+    // The session is revoked already; an IdP that cannot be reached only
+    // means its own session is not ended from here.
+    console.warn(`sso logout: no IdP logout URL: ${(err as Error).message}`);
   }
   return jsonResponse({ revoked: me.sessionId, logout_url: logoutUrl });
 }

@@ -160,7 +160,11 @@ export async function verifyLogoutToken(
     throw new LogoutTokenRefused((err as Error).message);
   }
   const events = payload.events as Record<string, unknown> | undefined;
-  if (!events || typeof events !== "object" || !(BACKCHANNEL_EVENT in events)) {
+  const event = events && typeof events === "object"
+    ? events[BACKCHANNEL_EVENT]
+    : undefined;
+  // The event's value must be a JSON object (Back-Channel Logout 1.0, 2.4).
+  if (!event || typeof event !== "object" || Array.isArray(event)) {
     throw new LogoutTokenRefused(
       "the token carries no back-channel logout event",
     );

@@ -13,6 +13,7 @@
 // the audience check even where the IdP is shared.
 import { type Profile, SAML, ValidateInResponseTo } from "@node-saml/node-saml";
 import { DOMParser } from "@xmldom/xmldom";
+import { Buffer } from "node:buffer";
 import { inflateRawSync } from "node:zlib";
 
 /** node-saml's allowed clock skew, and ours for SubjectConfirmationData. */
@@ -41,9 +42,23 @@ export function spUrls(connectionId: string) {
   };
 }
 
+/**
+ * The SP's signing key and certificate (RSA, PEM): with them AuthnRequests
+ * and logout messages are signed (HTTP-Redirect query signatures, RSA-SHA256)
+ * and the certificate is published in the metadata. Without them, requests
+ * go unsigned, which IdPs that require signed requests refuse.
+ */
+function spSigning() {
+  const key = Deno.env.get("MERIDIAN_SSO_SAML_SP_KEY");
+  const cert = Deno.env.get("MERIDIAN_SSO_SAML_SP_CERT");
+  return key && cert ? { key, cert } : null;
+}
+
 function serviceProvider(c: SamlConnection, requestId?: string): SAML {
   const sp = spUrls(c.id);
+  const signing = spSigning();
   return new SAML({
+    ...(signing ? { privateKey: signing.key, publicCert: signing.cert } : {}),
     callbackUrl: sp.acs,
     entryPoint: c.saml_idp_sso_url,
     issuer: sp.entityId,
@@ -83,7 +98,10 @@ export function authnRequestUrl(
 }
 
 export function metadata(c: SamlConnection): string {
-  return serviceProvider(c).generateServiceProviderMetadata(null, null);
+  return serviceProvider(c).generateServiceProviderMetadata(
+    null,
+    spSigning()?.cert ?? null,
+  );
 }
 
 // AuthnContextClassRefs that say the IdP used more than one factor.
@@ -150,24 +168,20 @@ function hasComment(node: { childNodes: ArrayLike<unknown> | null }): boolean {
 }
 
 function decodeBase64(value: string): string {
-  try {
-    return new TextDecoder().decode(
-      Uint8Array.from(
-        atob(value.replace(/\s+/g, "")),
-        (ch) => ch.charCodeAt(0),
-      ),
-    );
-  } catch {
+  // Buffer's decoder: atob plus a char-by-char copy cost 3.7 ms on a 66 KB
+  // response (bench/saml.mjs); this, under 0.1 ms.
+  const compact = value.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) {
     throw new SamlRefused("SAMLResponse is not base64");
   }
+  return Buffer.from(compact, "base64").toString("utf8");
 }
 
 function inflated(value: string): string {
   try {
-    const bytes = Uint8Array.from(atob(value), (ch) => ch.charCodeAt(0));
-    return new TextDecoder().decode(
-      inflateRawSync(bytes, { maxOutputLength: MAX_RESPONSE_BYTES }),
-    );
+    return inflateRawSync(Buffer.from(value, "base64"), {
+      maxOutputLength: MAX_RESPONSE_BYTES,
+    }).toString("utf8");
   } catch {
     throw new SamlRefused("the logout message is not deflated base64");
   }

@@ -142,7 +142,10 @@ begin
       update public.sso_sessions s set revoked_at = now(), revoked_reason = p_reason
       where s.org_id = p_org_id and s.connection_id = p_connection_id and s.revoked_at is null
         and (p_subject is null or s.idp_subject = p_subject)
-        and (p_idp_session_id is null or s.idp_session_id = p_idp_session_id)
+        -- A session whose sign-in carried no IdP session id (an IdP that
+        -- began sending sid later) goes with its subject.
+        and (p_idp_session_id is null or s.idp_session_id = p_idp_session_id
+             or (p_subject is not null and s.idp_session_id is null))
       returning s.user_id, s.id
     )
     select r.user_id, count(*)::int as sessions, array_agg(r.id) as ids from revoked r group by r.user_id
