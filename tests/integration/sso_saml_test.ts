@@ -42,14 +42,15 @@ async function orgWithSamlConnection(
     { p_name: "SAML", p_slug: `saml-${suffix}` },
   );
   assert.equal(error, null);
+  // Made with placeholders, then set from the IdP's metadata URL, as an
+  // administrator would: through supabase-js, the RPC and the sso function.
   const created = await client(owner.token).rpc("create_sso_connection", {
     p_org_id: org!.id,
     p_protocol: "saml",
     p_name: "Local IdP",
-    p_saml_idp_entity_id: idp.entityId,
-    p_saml_idp_sso_url: `${idp.url}/sso`,
-    p_saml_idp_slo_url: `${idp.url}/slo`,
-    p_saml_idp_certificates: [idp.certPem],
+    p_saml_idp_entity_id: "urn:placeholder",
+    p_saml_idp_sso_url: "https://placeholder.example/sso",
+    p_saml_idp_certificates: [idp.foreignCertPem],
     p_allowed_email_domains: ["saml.example"],
     p_jit_provisioning: true,
     p_group_role_map: { admins: "admin" },
@@ -59,6 +60,21 @@ async function orgWithSamlConnection(
   });
   assert.equal(created.error, null, JSON.stringify(created.error));
   const id = created.data!.id;
+  const imported = await client(owner.token).functions.invoke(
+    `sso/connections/${id}/saml-metadata`,
+    {
+      method: "PUT",
+      body: { org_id: org!.id, metadata_url: `${idp.url}/metadata` },
+    },
+  );
+  assert.equal(imported.error, null, JSON.stringify(imported.error));
+  assert.deepEqual(imported.data, {
+    id,
+    saml_idp_entity_id: idp.entityId,
+    saml_idp_sso_url: `${idp.url}/sso`,
+    saml_idp_slo_url: `${idp.url}/slo`,
+    certificates: 1,
+  });
   return {
     org: { id: org!.id, ownerToken: owner.token } as Org,
     connectionId: id,
@@ -231,6 +247,61 @@ Deno.test("SAML sign-in through a real signing IdP: metadata, SP- and IdP-initia
       select count(*)::int as n from public.audit_log
       where org_id = ${org.id} and action = 'sso.signed_in'`;
     assert.equal(signedIn.n, 3, "every sign-in is audited");
+  } finally {
+    await idp.close();
+    await sql.end();
+  }
+});
+
+Deno.test("IdP metadata: pasted or fetched, refused with the field named when it is not usable", async () => {
+  const sql = adminSql();
+  const idp = await startSamlIdp();
+  try {
+    const { org, connectionId } = await orgWithSamlConnection(sql, idp);
+    const put = (body: Record<string, unknown>) =>
+      fetch(ssoUrl(`/connections/${connectionId}/saml-metadata`), {
+        method: "PUT",
+        headers: {
+          Authorization: `Bearer ${org.ownerToken}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ org_id: org.id, ...body }),
+      });
+    const pasted = await put({ metadata_xml: idp.metadata });
+    assert.equal(pasted.status, 200);
+    assert.equal((await pasted.json()).saml_idp_entity_id, idp.entityId);
+    const refusals: [Record<string, unknown>, number, string, RegExp][] = [
+      [{ metadata_xml: "<not xml" }, 400, "metadata_xml", /well-formed/],
+      [
+        { metadata_xml: '<EntityDescriptor entityID="x"/>' },
+        400,
+        "metadata_xml",
+        /IDPSSODescriptor/,
+      ],
+      [
+        { metadata_xml: `<!DOCTYPE x []>${idp.metadata}` },
+        400,
+        "metadata_xml",
+        /DOCTYPE/,
+      ],
+      [{}, 400, "metadata_xml", /exactly one/],
+      [
+        { metadata_url: "http://10.0.0.1/metadata" },
+        400,
+        "metadata_url",
+        /http|private|https/i,
+      ],
+    ];
+    for (const [body, status, field, message] of refusals) {
+      const res = await put(body);
+      const json = await res.json();
+      assert.equal(res.status, status, JSON.stringify(json));
+      assert.equal(json.error.details[0].field, field, JSON.stringify(json));
+      assert.match(JSON.stringify(json.error), message);
+    }
+    const [c] = await sql`select saml_idp_entity_id from public.sso_connections
+                          where id = ${connectionId}::uuid`;
+    assert.equal(c.saml_idp_entity_id, idp.entityId, "refusals change nothing");
   } finally {
     await idp.close();
     await sql.end();

@@ -21,12 +21,13 @@
 //                                   connection's secret, kept encrypted (any
 //                                   session with sso:manage; the connections
 //                                   themselves are RPCs under RLS)
+//   PUT    /sso/connections/<id>/saml-metadata  {org_id, metadata_xml |
+//                                   metadata_url}: a SAML IdP's settings
 //   POST   /sso/domains/verify      {org_id, domain}: the DNS TXT proof
 // The rules (rotation, reuse detection, revocation, who may, domains) are in
 // SQL: private.refresh_sso_session, private.revoke_sso_sessions,
 // private.sso_complete_signin, private.revoke_idp_sessions.
 import { z } from "zod";
-import { authenticate, withPrincipal } from "../_shared/auth.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
 import { jsonResponse, preflight } from "../_shared/http.ts";
 import {
@@ -38,6 +39,7 @@ import {
   tokenBody,
   tokenResponse,
 } from "./common.ts";
+import { importSamlMetadata, setClientSecret } from "./connection_routes.ts";
 import { verifyDomain } from "./domain_routes.ts";
 import { backchannelLogout, logout, samlSlo } from "./logout_routes.ts";
 import { matchingStep, newTotp } from "./mfa.ts";
@@ -88,10 +90,6 @@ async function token(req: Request): Promise<Response> {
 }
 
 const CodeBody = z.object({ code: z.string().min(6).max(20) });
-const ConnectionSecret = z.object({
-  org_id: z.guid(),
-  client_secret: z.string().min(8).max(512),
-});
 
 /**
  * An MFA attempt on the caller's session; on success, tokens at aal2 (the
@@ -203,35 +201,14 @@ Deno.serve(async (req) => {
     if (path === "/domains/verify" && req.method === "POST") {
       return await verifyDomain(req);
     }
-    const secretRoute = path.match(/^\/connections\/([0-9a-f-]{36})\/secret$/);
-    if (secretRoute && req.method === "PUT") {
-      const body = ConnectionSecret.safeParse(
-        await requestFields(req, 4096),
-      );
-      if (!body.success) throw body.error;
-      const principal = await authenticate(req, db(), {
-        orgId: body.data.org_id,
-      });
-      if (principal.kind !== "user") {
-        throw new HttpError(
-          401,
-          "unauthorized",
-          "A signed-in administrator is required",
-        );
-      }
-      await withPrincipal(
-        db(),
-        principal,
-        (tx) =>
-          tx`select private.set_sso_client_secret(${body.data.org_id}::uuid, ${
-            secretRoute[1]
-          }::uuid,
-             ${body.data.client_secret}, ${encryptionKey()})`,
-      );
-      return jsonResponse({
-        connection_id: secretRoute[1],
-        client_secret_set: true,
-      });
+    const connection = path.match(
+      /^\/connections\/([0-9a-f-]{36})\/(secret|saml-metadata)$/,
+    );
+    if (connection?.[2] === "secret" && req.method === "PUT") {
+      return await setClientSecret(req, connection[1]);
+    }
+    if (connection?.[2] === "saml-metadata" && req.method === "PUT") {
+      return await importSamlMetadata(req, connection[1]);
     }
     if (path === "/mfa/totp/enroll" && req.method === "POST") {
       const me = await callerSession(req);
