@@ -122,7 +122,13 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
       returning id`;
     await sql`insert into private.webhook_endpoint_secrets (org_id, endpoint_id, secret)
               values (${orgB.id}, ${bEndpoint.id}, private.new_webhook_secret())`;
-    await sql`select private.emit_webhook_event(${orgB.id}, 'webhook.test', '{}')`;
+    // Not due for a day, in the same transaction: the stack's dispatcher must
+    // not deliver it (and record its own attempt) while this test writes one.
+    await sql.begin(async (tx) => {
+      await tx`select private.emit_webhook_event(${orgB.id}, 'webhook.test', '{}')`;
+      await tx`update public.webhook_deliveries set next_attempt_at = now() + interval '1 day'
+               where org_id = ${orgB.id}`;
+    });
     const [bDelivery] =
       await sql`select id from public.webhook_deliveries where org_id = ${orgB.id}`;
     await sql`insert into public.webhook_attempts (org_id, delivery_id, endpoint_id, attempt, status_code)
@@ -137,6 +143,8 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
     await sql`insert into public.scim_users (org_id, user_id, user_name)
               values (${orgB.id}, ${bMember.id}, 'b-member@b.example')`;
     await sql`insert into public.scim_groups (org_id, display_name) values (${orgB.id}, 'B group')`;
+    await sql`insert into public.sso_domains (org_id, domain, verified_at)
+              values (${orgB.id}, ${"b-" + suffix + ".example"}, now())`;
     await sql`insert into public.webhook_endpoint_hourly_stats (org_id, endpoint_id, hour, attempts, latency_buckets)
               values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))`;
     const [bWorkspace] = await sql`
@@ -163,6 +171,7 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "sso_connections",
             "scim_users",
             "scim_groups",
+            "sso_domains",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(
