@@ -8,6 +8,57 @@ export type Json = string | number | boolean | null | {
 export type Database = {
   "public": {
     Tables: {
+      "ad_spend": {
+        Row: {
+          "amount": number;
+          "campaign_id": string;
+          "channel": string | null;
+          "clicks": number | null;
+          "created_at": string;
+          "currency": string;
+          "day": string;
+          "impressions": number | null;
+          "org_id": string;
+          "source": string;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "amount": number;
+          "campaign_id": string;
+          "channel"?: string | null;
+          "clicks"?: number | null;
+          "created_at"?: string;
+          "currency": string;
+          "day": string;
+          "impressions"?: number | null;
+          "org_id": string;
+          "source": string;
+          "updated_at"?: string;
+        };
+        Update: {
+          "amount"?: number;
+          "campaign_id"?: string;
+          "channel"?: string | null;
+          "clicks"?: number | null;
+          "created_at"?: string;
+          "currency"?: string;
+          "day"?: string;
+          "impressions"?: number | null;
+          "org_id"?: string;
+          "source"?: string;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "ad_spend_org_id_campaign_id_fkey";
+            columns: ["org_id", "campaign_id"];
+            isOneToOne: false;
+            referencedRelation: "campaigns";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
       "api_keys": {
         Row: {
           "allowed_cidrs": (unknown)[] | null;
@@ -100,6 +151,214 @@ export type Database = {
           },
         ];
       };
+      "attribution_results": {
+        Row: {
+          "campaign_id": string | null;
+          "channel": string;
+          "conversions": number;
+          "day": string | null;
+          "id": number;
+          "org_id": string;
+          "run_id": string;
+          "share": number | null;
+          "share_hi": number | null;
+          "share_lo": number | null;
+          "utm_campaign": string | null;
+          "value": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "campaign_id"?: string | null;
+          "channel": string;
+          "conversions": number;
+          "day"?: string | null;
+          "id"?: never;
+          "org_id": string;
+          "run_id": string;
+          "share"?: number | null;
+          "share_hi"?: number | null;
+          "share_lo"?: number | null;
+          "utm_campaign"?: string | null;
+          "value": number;
+        };
+        Update: {
+          "campaign_id"?: string | null;
+          "channel"?: string;
+          "conversions"?: number;
+          "day"?: string | null;
+          "id"?: never;
+          "org_id"?: string;
+          "run_id"?: string;
+          "share"?: number | null;
+          "share_hi"?: number | null;
+          "share_lo"?: number | null;
+          "utm_campaign"?: string | null;
+          "value"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "attribution_results_org_id_campaign_id_fkey";
+            columns: ["org_id", "campaign_id"];
+            isOneToOne: false;
+            referencedRelation: "campaigns";
+            referencedColumns: ["org_id", "id"];
+          },
+          {
+            foreignKeyName: "attribution_results_org_id_run_id_fkey";
+            columns: ["org_id", "run_id"];
+            isOneToOne: false;
+            referencedRelation: "attribution_runs";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "attribution_run_paths": {
+        Row: {
+          "conversions": number;
+          "non_conversions": number;
+          "org_id": string;
+          "path": (string)[];
+          "run_id": string;
+          "value": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "conversions": number;
+          "non_conversions": number;
+          "org_id": string;
+          "path": (string)[];
+          "run_id": string;
+          "value": number;
+        };
+        Update: {
+          "conversions"?: number;
+          "non_conversions"?: number;
+          "org_id"?: string;
+          "path"?: (string)[];
+          "run_id"?: string;
+          "value"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "attribution_run_paths_org_id_run_id_fkey";
+            columns: ["org_id", "run_id"];
+            isOneToOne: false;
+            referencedRelation: "attribution_runs";
+            referencedColumns: ["org_id", "id"];
+          },
+        ];
+      };
+      "attribution_runs": {
+        Row: {
+          "base_currency": string;
+          "conversions": number | null;
+          "created_at": string;
+          "created_by": string | null;
+          "diagnostics": NonNullable<Json>;
+          "duration_ms": number | null;
+          "id": string;
+          "input_hash": string | null;
+          "missing_rates": NonNullable<Json>;
+          "model": string;
+          "org_id": string;
+          "params": NonNullable<Json>;
+          "period_from": string;
+          "period_to": string;
+          "unattributed_conversions": number | null;
+          "unattributed_value": number | null;
+          "value": number | null;
+          "window_days": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "base_currency": string;
+          "conversions"?: number | null;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "diagnostics"?: NonNullable<Json>;
+          "duration_ms"?: number | null;
+          "id"?: string;
+          "input_hash"?: string | null;
+          "missing_rates"?: NonNullable<Json>;
+          "model": string;
+          "org_id": string;
+          "params"?: NonNullable<Json>;
+          "period_from": string;
+          "period_to": string;
+          "unattributed_conversions"?: number | null;
+          "unattributed_value"?: number | null;
+          "value"?: number | null;
+          "window_days": number;
+        };
+        Update: {
+          "base_currency"?: string;
+          "conversions"?: number | null;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "diagnostics"?: NonNullable<Json>;
+          "duration_ms"?: number | null;
+          "id"?: string;
+          "input_hash"?: string | null;
+          "missing_rates"?: NonNullable<Json>;
+          "model"?: string;
+          "org_id"?: string;
+          "params"?: NonNullable<Json>;
+          "period_from"?: string;
+          "period_to"?: string;
+          "unattributed_conversions"?: number | null;
+          "unattributed_value"?: number | null;
+          "value"?: number | null;
+          "window_days"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "attribution_runs_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
+      "attribution_settings": {
+        Row: {
+          "base_currency": string;
+          "conversion_events": (string)[];
+          "org_id": string;
+          "reset_after_conversion": boolean;
+          "touch_channels": (string)[] | null;
+          "updated_at": string;
+          "window_days": number;
+        };
+        ComputedFields: never;
+        Insert: {
+          "base_currency"?: string;
+          "conversion_events"?: (string)[];
+          "org_id": string;
+          "reset_after_conversion"?: boolean;
+          "touch_channels"?: (string)[] | null;
+          "updated_at"?: string;
+          "window_days"?: number;
+        };
+        Update: {
+          "base_currency"?: string;
+          "conversion_events"?: (string)[];
+          "org_id"?: string;
+          "reset_after_conversion"?: boolean;
+          "touch_channels"?: (string)[] | null;
+          "updated_at"?: string;
+          "window_days"?: number;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "attribution_settings_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: true;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       "audit_log": {
         Row: {
           "action": string;
@@ -184,6 +443,75 @@ export type Database = {
           "user_agent"?: string | null;
         };
         Relationships: [];
+      };
+      "campaigns": {
+        Row: {
+          "budget": number | null;
+          "channel": string | null;
+          "created_at": string;
+          "created_by": string | null;
+          "currency": string | null;
+          "ends_on": string | null;
+          "id": string;
+          "key": string;
+          "name": string;
+          "objective": string | null;
+          "org_id": string;
+          "starts_on": string | null;
+          "status": string;
+          "updated_at": string;
+          "utm_campaign": string;
+          "utm_medium": string | null;
+          "utm_source": string | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "budget"?: number | null;
+          "channel"?: string | null;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "currency"?: string | null;
+          "ends_on"?: string | null;
+          "id"?: string;
+          "key": string;
+          "name": string;
+          "objective"?: string | null;
+          "org_id": string;
+          "starts_on"?: string | null;
+          "status"?: string;
+          "updated_at"?: string;
+          "utm_campaign": string;
+          "utm_medium"?: string | null;
+          "utm_source"?: string | null;
+        };
+        Update: {
+          "budget"?: number | null;
+          "channel"?: string | null;
+          "created_at"?: string;
+          "created_by"?: string | null;
+          "currency"?: string | null;
+          "ends_on"?: string | null;
+          "id"?: string;
+          "key"?: string;
+          "name"?: string;
+          "objective"?: string | null;
+          "org_id"?: string;
+          "starts_on"?: string | null;
+          "status"?: string;
+          "updated_at"?: string;
+          "utm_campaign"?: string;
+          "utm_medium"?: string | null;
+          "utm_source"?: string | null;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "campaigns_org_id_fkey";
+            columns: ["org_id"];
+            isOneToOne: false;
+            referencedRelation: "organizations";
+            referencedColumns: ["id"];
+          },
+        ];
       };
       "events": {
         Row: {
@@ -288,6 +616,28 @@ export type Database = {
           "utm_source"?: string | null;
           "utm_term"?: string | null;
           "value"?: number | null;
+        };
+        Relationships: [];
+      };
+      "exchange_rates": {
+        Row: {
+          "currency": string;
+          "day": string;
+          "rate": number;
+          "source": string | null;
+        };
+        ComputedFields: never;
+        Insert: {
+          "currency": string;
+          "day": string;
+          "rate": number;
+          "source"?: string | null;
+        };
+        Update: {
+          "currency"?: string;
+          "day"?: string;
+          "rate"?: number;
+          "source"?: string | null;
         };
         Relationships: [];
       };
@@ -2386,6 +2736,32 @@ export type Database = {
         Args: { "p_endpoint_id": string; "p_org_id": string };
         Returns: string;
       };
+      "set_attribution_settings": {
+        Args: {
+          "p_all_channels"?: boolean;
+          "p_base_currency"?: string;
+          "p_conversion_events"?: (string)[];
+          "p_org_id": string;
+          "p_reset_after_conversion"?: boolean;
+          "p_touch_channels"?: (string)[];
+          "p_window_days"?: number;
+        };
+        Returns: {
+          "base_currency": string;
+          "conversion_events": (string)[];
+          "org_id": string;
+          "reset_after_conversion": boolean;
+          "touch_channels": (string)[] | null;
+          "updated_at": string;
+          "window_days": number;
+        };
+        SetofOptions: {
+          from: "*";
+          to: "attribution_settings";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
       "unlock_mfa": {
         Args: { "p_org_id": string; "p_user_id": string };
         Returns: undefined;
@@ -2503,6 +2879,15 @@ export type Database = {
           isOneToOne: true;
           isSetofReturn: false;
         };
+      };
+      "upsert_ad_spend": {
+        Args: {
+          "p_create_campaigns"?: boolean;
+          "p_org_id": string;
+          "p_rows": Json;
+          "p_source": string;
+        };
+        Returns: Json;
       };
       "verify_audit_chain": {
         Args: { "p_from"?: string; "p_org_id": string; "p_to"?: string };

@@ -1,6 +1,8 @@
 -- The permission catalogue: every action a role can be granted. Each capability adds
 -- its own keys here; role_permissions maps them to roles.
 insert into public.permissions (key, description) values
+  ('analytics:manage', 'Compute attribution and load ad spend'),
+  ('analytics:read', 'Read attribution, spend and performance reports'),
   ('api_keys:manage', 'Create, rotate and revoke API keys'),
   ('audit:read', 'Search and export the audit log'),
   ('billing:manage', 'Change plan and billing'),
