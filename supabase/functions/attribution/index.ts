@@ -60,6 +60,18 @@ const Compute = z.object({
   { path: ["to"], message: "a period is at most 366 days" },
 );
 
+/** The body as JSON; anything else is a 400 naming the body, not a 500. */
+async function jsonBody(req: Request, maxBytes: number): Promise<unknown> {
+  const text = await readLimitedText(req, maxBytes);
+  try {
+    return JSON.parse(text || "{}");
+  } catch {
+    throw new HttpError(400, "invalid_request", "The body must be JSON", [
+      { field: "(body)", rule: "json", message: "unparseable" },
+    ]);
+  }
+}
+
 /** Authenticates for the organization, counts the call, checks permission. */
 async function caller(
   req: Request,
@@ -87,9 +99,7 @@ async function caller(
 const actorId = (p: Principal) => p.kind === "user" ? p.actorId : null;
 
 async function compute(req: Request): Promise<Response> {
-  const body = Compute.safeParse(
-    JSON.parse(await readLimitedText(req, 16 * 1024) || "{}"),
-  );
+  const body = Compute.safeParse(await jsonBody(req, 16 * 1024));
   if (!body.success) throw body.error;
   const q = body.data;
   const { principal, headers } = await caller(

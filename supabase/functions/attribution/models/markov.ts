@@ -39,6 +39,11 @@
 //
 // Journeys with no touches have nothing to credit: they are left out of the
 // chain and the totals, and reported in diagnostics.emptyPaths.
+import {
+  byName,
+  checkPathCounts,
+  settleRemainderOnLargest,
+} from "./credits.ts";
 import { LuDecomposition, Matrix } from "ml-matrix";
 import type { ChannelCredit, ModelResult, PathRow } from "./types.ts";
 
@@ -211,7 +216,7 @@ function buildChain(paths: PathRow[], order: number): Chain {
 
   for (let row = 0; row < paths.length; row++) {
     const { path, conversions, nonConversions, value } = paths[row];
-    checkCounts(row, conversions, nonConversions, value);
+    checkPathCounts(row, conversions, nonConversions, value);
     const journeys = conversions + nonConversions;
     if (journeys === 0) continue;
 
@@ -307,25 +312,6 @@ function buildChain(paths: PathRow[], order: number): Chain {
     totals,
     emptyPaths,
   };
-}
-
-function checkCounts(
-  row: number,
-  conversions: number,
-  nonConversions: number,
-  value: number,
-) {
-  if (!(conversions >= 0 && Number.isFinite(conversions))) {
-    throw new RangeError(`paths[${row}].conversions must be finite and >= 0`);
-  }
-  if (!(nonConversions >= 0 && Number.isFinite(nonConversions))) {
-    throw new RangeError(
-      `paths[${row}].nonConversions must be finite and >= 0`,
-    );
-  }
-  if (!Number.isFinite(value)) {
-    throw new RangeError(`paths[${row}].value must be finite`);
-  }
 }
 
 function statesContaining(chain: Chain, channel: number): Uint8Array {
@@ -497,15 +483,6 @@ function creditsInProportion(
     .sort(byChannelName);
 }
 
-function settleRemainderOnLargest(amounts: number[], total: number) {
-  let largest = 0;
-  for (let i = 1; i < amounts.length; i++) {
-    if (Math.abs(amounts[i]) > Math.abs(amounts[largest])) largest = i;
-  }
-  const sum = amounts.reduce((acc, amount) => acc + amount, 0);
-  amounts[largest] += total - sum;
-}
-
 function byChannelName(a: ChannelCredit, b: ChannelCredit): number {
-  return a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0;
+  return byName(a.channel, b.channel);
 }

@@ -17,6 +17,11 @@
 // a rare channel's worth). Dropped coalitions take their conversions and
 // value with them, so the credits add up to the KEPT totals; diagnostics list
 // what was dropped so a report can say how much went unattributed.
+import {
+  byName,
+  checkPathCounts,
+  settleRemainderOnLargest,
+} from "./credits.ts";
 import type { ChannelCredit, ModelResult, PathRow } from "./types.ts";
 
 export type ShapleyOptions = {
@@ -54,7 +59,7 @@ export function shapley(paths: PathRow[], opts: ShapleyOptions): ModelResult {
   const members: number[] = [];
   for (let row = 0; row < paths.length; row++) {
     const { path, conversions, nonConversions, value } = paths[row];
-    checkCounts(row, conversions, nonConversions, value);
+    checkPathCounts(row, conversions, nonConversions, value);
     const journeys = conversions + nonConversions;
     if (journeys === 0) continue;
     let mask = 0;
@@ -126,10 +131,10 @@ export function shapley(paths: PathRow[], opts: ShapleyOptions): ModelResult {
   if (creditedChannels.length > 0) {
     settleRemainderOnLargest(
       conversions,
-      creditedChannels,
       keptTotals.conversions,
+      creditedChannels,
     );
-    settleRemainderOnLargest(value, creditedChannels, keptTotals.value);
+    settleRemainderOnLargest(value, keptTotals.value, creditedChannels);
   }
   const credits: ChannelCredit[] = creditedChannels
     .map((channel) => ({
@@ -174,47 +179,6 @@ function sumAmounts(coalitions: Coalition[]): Amounts {
     totals.value += coalition.value;
   }
   return totals;
-}
-
-function checkCounts(
-  row: number,
-  conversions: number,
-  nonConversions: number,
-  value: number,
-) {
-  if (!(conversions >= 0 && Number.isFinite(conversions))) {
-    throw new RangeError(`paths[${row}].conversions must be finite and >= 0`);
-  }
-  if (!(nonConversions >= 0 && Number.isFinite(nonConversions))) {
-    throw new RangeError(
-      `paths[${row}].nonConversions must be finite and >= 0`,
-    );
-  }
-  if (!Number.isFinite(value)) {
-    throw new RangeError(`paths[${row}].value must be finite`);
-  }
-}
-
-/**
- * Floating-point leftovers of the 1/|T| splits go to the largest credit, so
- * credits add up to the kept totals exactly (to the last bit or so).
- */
-function settleRemainderOnLargest(
-  amounts: number[],
-  among: number[],
-  total: number,
-) {
-  let largest = among[0];
-  let sum = 0;
-  for (const i of among) {
-    if (Math.abs(amounts[i]) > Math.abs(amounts[largest])) largest = i;
-    sum += amounts[i];
-  }
-  amounts[largest] += total - sum;
-}
-
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function bySetNames(a: string[], b: string[]): number {
