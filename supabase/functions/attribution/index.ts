@@ -5,6 +5,11 @@
 //                               (analytics:manage)
 //   GET  /attribution/runs/<id>?org_id=   a stored run with its credit
 //   GET  /attribution/report?org_id=&run_id=&by=channel|campaign|day
+//   POST /attribution/compare   {org_id, from, to, window_days?,
+//                               half_life_days?}: the eight models and their
+//                               sensitivity to window and half-life, per
+//                               channel, the model-dependent ones flagged
+//                               (analytics:manage: the runs are stored)
 //   GET  /attribution/models    the models and their parameters
 //   POST /attribution/spend?org_id=&source=&create_campaigns=   a CSV export
 //                               of ad spend (Google Ads, Meta Ads Manager or
@@ -26,6 +31,7 @@ import { HttpError, toErrorResponse } from "../_shared/errors.ts";
 import { jsonResponse, preflight } from "../_shared/http.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { MODELS, RULE_MODELS } from "./catalogue.ts";
+import { compareModels } from "./compare.ts";
 import { computePathModel } from "./path_models.ts";
 import { parseSpendCsv } from "./spend_csv.ts";
 
@@ -112,7 +118,7 @@ async function compute(req: Request): Promise<Response> {
     [run] = await db()`
       select * from private.run_rule_attribution(${q.org_id}::uuid, ${q.model}, ${q.from}::timestamptz,
         ${q.to}::timestamptz, ${q.window_days ?? null}::int, ${
-      JSON.stringify(q.options)
+      db().json(q.options as never)
     }::jsonb,
         ${actorId(principal)}::uuid)`;
   } else {
@@ -128,6 +134,42 @@ async function compute(req: Request): Promise<Response> {
   }
   const credit = await creditOf(principal, q.org_id, run.id, "channel");
   return jsonResponse({ run, credit }, 201, headers);
+}
+
+const CompareBody = z.object({
+  org_id: z.guid(),
+  from: Instant,
+  to: Instant,
+  window_days: z.number().int().min(2).max(365).optional(),
+  half_life_days: z.number().positive().max(365).default(7),
+}).refine((v) => Date.parse(v.from) < Date.parse(v.to), {
+  path: ["from"],
+  message: "from must be before to",
+}).refine(
+  (v) => Date.parse(v.to) - Date.parse(v.from) <= 366 * 86_400_000,
+  { path: ["to"], message: "a period is at most 366 days" },
+);
+
+async function compare(req: Request): Promise<Response> {
+  const body = CompareBody.safeParse(await jsonBody(req, 4 * 1024));
+  if (!body.success) throw body.error;
+  const q = body.data;
+  const { principal, headers } = await caller(
+    req,
+    q.org_id,
+    "analytics:manage",
+  );
+  const [{ window_days }] = await db()`
+    select window_days from private.attribution_settings_of(${q.org_id}::uuid)`;
+  const result = await compareModels(db(), {
+    orgId: q.org_id,
+    from: q.from,
+    to: q.to,
+    windowDays: q.window_days ?? window_days,
+    halfLifeDays: q.half_life_days,
+    createdBy: actorId(principal),
+  });
+  return jsonResponse(result, 201, headers);
 }
 
 const BY = {
@@ -245,7 +287,7 @@ async function spend(req: Request): Promise<Response> {
       principal,
       (tx) =>
         tx`select public.upsert_ad_spend(${q.data.org_id}::uuid, ${q.data.source},
-             ${JSON.stringify(rows)}}::jsonb, ${
+             ${tx.json(rows as never)}::jsonb, ${
           q.data.create_campaigns === "true"
         }) as result`,
     );
@@ -280,6 +322,7 @@ Deno.serve(async (req) => {
       return jsonResponse({ models: MODELS });
     }
     if (path === "/compute" && req.method === "POST") return await compute(req);
+    if (path === "/compare" && req.method === "POST") return await compare(req);
     if (path === "/report" && req.method === "GET") return await report(req);
     if (path === "/spend" && req.method === "POST") return await spend(req);
     const run = path.match(/^\/runs\/([0-9a-f-]{36})$/);
