@@ -10,7 +10,7 @@ export function startPostgrest({ dbPort, port, adminPort, jwksPath, logFile }) {
     env: {
       PATH: process.env.PATH,
       PGRST_DB_URI: dbUrl(dbPort, "authenticator"),
-      PGRST_DB_SCHEMAS: "public",
+      PGRST_DB_SCHEMAS: "public,analytics",
       PGRST_DB_EXTRA_SEARCH_PATH: "public,extensions",
       PGRST_DB_ANON_ROLE: "anon",
       PGRST_DB_MAX_ROWS: "1000",

@@ -19,7 +19,7 @@ export function generateTypes(dbPort) {
     "typescript",
     `--remote=${dbUrl(dbPort)}`,
     "--schema",
-    "public",
+    "public,analytics",
     "--workdir",
     ROOT,
   ], { env: { ...process.env, PGSSLMODE: "disable" }, maxBuffer: 64 << 20 });

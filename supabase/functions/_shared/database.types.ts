@@ -6,6 +6,179 @@ export type Json = string | number | boolean | null | {
 } | Json[];
 
 export type Database = {
+  "analytics": {
+    Tables: {
+      [_ in never]: never;
+    };
+    Views: {
+      "acquisition_cohorts": {
+        Row: {
+          "cac": number | null;
+          "channel": string | null;
+          "currency": string | null;
+          "customers": number | null;
+          "month": string | null;
+          "org_id": string;
+          "paid_back": boolean | null;
+          "payback_ratio": number | null;
+          "revenue_to_date": number | null;
+          "spend": number | null;
+          "values_without_rate": number | null;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "attribution_by_channel_daily": {
+        Row: {
+          "channel": string;
+          "conversions": number | null;
+          "currency": string;
+          "day": string | null;
+          "model": string;
+          "org_id": string;
+          "run_id": string;
+          "value": number | null;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "campaign_performance": {
+        Row: {
+          "campaign_id": string | null;
+          "campaign_key": string;
+          "campaign_name": string;
+          "channel": string | null;
+          "clicks": number | null;
+          "conversions": number | null;
+          "cpa": number | null;
+          "ctr": number | null;
+          "currency": string;
+          "impressions": number | null;
+          "model": string;
+          "org_id": string;
+          "revenue": number | null;
+          "roas": number | null;
+          "roi": number | null;
+          "run_id": string;
+          "spend": number | null;
+          "spend_rows_without_rate": number | null;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "channel_performance": {
+        Row: {
+          "channel": string;
+          "clicks": number | null;
+          "conversions": number | null;
+          "cpa": number | null;
+          "ctr": number | null;
+          "currency": string;
+          "impressions": number | null;
+          "model": string;
+          "org_id": string;
+          "revenue": number | null;
+          "roas": number | null;
+          "roi": number | null;
+          "run_id": string;
+          "spend": number | null;
+          "spend_rows_without_rate": number | null;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "conversion_paths": {
+        Row: {
+          "conversions": number;
+          "currency": string;
+          "model": string;
+          "non_conversions": number;
+          "org_id": string;
+          "path": (string)[];
+          "path_text": string | null;
+          "period_from": string;
+          "period_to": string;
+          "run_id": string;
+          "value": number;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "spend_in_base_currency": {
+        Row: {
+          "amount": number;
+          "amount_base": number | null;
+          "base_currency": string | null;
+          "campaign_id": string;
+          "channel": string | null;
+          "clicks": number | null;
+          "currency": string;
+          "day": string;
+          "impressions": number | null;
+          "org_id": string;
+          "source": string;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "touchpoints": {
+        Row: {
+          "campaign_id": string | null;
+          "campaign_key": string | null;
+          "channel": string | null;
+          "event": string | null;
+          "event_id": string;
+          "org_id": string;
+          "profile_id": string | null;
+          "timestamp": string;
+          "type": string;
+          "utm_campaign": string | null;
+          "utm_medium": string | null;
+          "utm_source": string | null;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "usage_daily": {
+        Row: {
+          "day": string;
+          "metric": Database["public"]["Enums"]["usage_metric"];
+          "org_id": string;
+          "updated_at": string | null;
+          "used": number | null;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+      "webhook_endpoint_stats": {
+        Row: {
+          "attempts_24h": number | null;
+          "dead_24h": number | null;
+          "enabled": boolean;
+          "endpoint_id": string;
+          "failed_attempts_24h": number | null;
+          "latency_p50_ms": number | null;
+          "latency_p95_ms": number | null;
+          "oldest_pending_age": string | null;
+          "org_id": string;
+          "succeeded_24h": number | null;
+          "success_rate_24h": number | null;
+          "url": string;
+        };
+        ComputedFields: never;
+        Relationships: [];
+      };
+    };
+    Functions: {
+      [_ in never]: never;
+    };
+    Enums: {
+      [_ in never]: never;
+    };
+    CompositeTypes: {
+      [_ in never]: never;
+    };
+  };
   "public": {
     Tables: {
       "ad_spend": {
@@ -3061,6 +3234,9 @@ export type CompositeTypes<
   : never;
 
 export const Constants = {
+  "analytics": {
+    Enums: {},
+  },
   "public": {
     Enums: {
       "api_key_environment": ["live", "test"],

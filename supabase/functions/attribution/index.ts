@@ -208,6 +208,27 @@ const ReportQuery = z.object({
   by: z.enum(["channel", "campaign", "day"]).default("channel"),
 });
 
+/** The run, read under the caller's RLS, or a 404 naming it. */
+async function runOrNotFound(
+  principal: Principal,
+  orgId: string,
+  runId: string,
+) {
+  const [run] = await withPrincipal(
+    db(),
+    principal,
+    (tx) =>
+      tx`select * from public.attribution_runs
+         where org_id = ${orgId}::uuid and id = ${runId}::uuid`,
+  );
+  if (!run) {
+    throw new HttpError(404, "not_found", "No such attribution run", [
+      { field: "run_id", rule: "exists", message: runId },
+    ]);
+  }
+  return run;
+}
+
 async function readRun(req: Request, runId: string): Promise<Response> {
   const q = RunQuery.safeParse(
     Object.fromEntries(new URL(req.url).searchParams),
@@ -218,18 +239,7 @@ async function readRun(req: Request, runId: string): Promise<Response> {
     q.data.org_id,
     "analytics:read",
   );
-  const [run] = await withPrincipal(
-    db(),
-    principal,
-    (tx) =>
-      tx`select * from public.attribution_runs
-         where org_id = ${q.data.org_id}::uuid and id = ${runId}::uuid`,
-  );
-  if (!run) {
-    throw new HttpError(404, "not_found", "No such attribution run", [
-      { field: "run_id", rule: "exists", message: runId },
-    ]);
-  }
+  const run = await runOrNotFound(principal, q.data.org_id, runId);
   const credit = await creditOf(principal, q.data.org_id, runId, "channel");
   return jsonResponse({ run, credit }, 200, headers);
 }
@@ -244,6 +254,7 @@ async function report(req: Request): Promise<Response> {
     q.data.org_id,
     "analytics:read",
   );
+  await runOrNotFound(principal, q.data.org_id, q.data.run_id);
   const rows = await creditOf(
     principal,
     q.data.org_id,
@@ -303,7 +314,10 @@ async function spend(req: Request): Promise<Response> {
   return jsonResponse(
     {
       layout: parsed.layout,
-      rows: parsed.rows.length + parsed.errors.length,
+      rows_accepted: parsed.rows.length,
+      rows_rejected: new Set(
+        parsed.errors.filter((e) => e.column !== "(header)").map((e) => e.line),
+      ).size,
       stored,
       created_campaigns: created,
       errors,

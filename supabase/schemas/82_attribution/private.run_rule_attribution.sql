@@ -137,7 +137,7 @@ begin
            coalesce(sum(t.value) filter (where t.touch_id is null), 0) as unattributed_value,
            coalesce(jsonb_agg(distinct t.currency) filter (where t.value is null), '[]') as missing,
            to_hex(coalesce(bit_xor(hashtextextended(t.conversion_id::text || ':' || coalesce(t.touch_id::text, '')
-             || ':' || coalesce(t.value::text, '') || ':' || t.channel, 0)), 0)) as input_hash
+             || ':' || coalesce(t.value::text, '') || ':' || coalesce(t.channel, ''), 0)), 0)) as input_hash
     from numbered t
   )
   update public.attribution_runs r set
