@@ -894,6 +894,54 @@ Deno.test("attribution end to end: SDK journeys, a campaign, Google Ads spend, e
     );
 
     await t.step(
+      "the model comparison: every model's share per channel, the spread, the sensitivities",
+      async () => {
+        const res = await api<Row>(
+          "POST",
+          "/compare",
+          owner.token,
+          JSON.stringify({ org_id: org, ...period }),
+        );
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        const body = res.body as {
+          runs: Record<string, string>;
+          channels: {
+            channel: string;
+            shares: Record<string, number>;
+            min: number;
+            max: number;
+            range: number;
+            flagged: boolean;
+          }[];
+        };
+        // Eight models and four sensitivity variants, each a stored run.
+        assert.equal(Object.keys(body.runs).length, 12);
+        const lastTouch = expectedCredit("last_touch", conversions);
+        const attributed = [...lastTouch.conversions.values()].reduce(
+          (a, b) => a + b,
+          0,
+        ) - (lastTouch.conversions.get("(none)") ?? 0);
+        for (const c of body.channels) {
+          assert.equal(Object.keys(c.shares).length, 8, c.channel);
+          const values = Object.values(c.shares);
+          assertClose(c.min, Math.min(...values), 1e-12, "min");
+          assertClose(c.max, Math.max(...values), 1e-12, "max");
+          assert.equal(c.flagged, c.max - c.min >= 0.1, c.channel);
+          // The last-touch share, from the credit worked out in this test.
+          assertClose(
+            c.shares.last_touch,
+            (lastTouch.conversions.get(c.channel) ?? 0) / attributed,
+            1e-6,
+            `last_touch share of ${c.channel}`,
+          );
+        }
+        // Sorted by how much the model matters, most first.
+        const ranges = body.channels.map((c) => c.range);
+        assert.deepEqual(ranges, [...ranges].sort((a, b) => b - a));
+      },
+    );
+
+    await t.step(
       "the same seed gives the same intervals, and a run records what it read",
       () => {
         const [first, second] = markovRuns;

@@ -1,15 +1,31 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   bootstrap,
+  redraw,
+  resamplable,
   resample,
 } from "../../supabase/functions/attribution/models/bootstrap.ts";
-import { markov } from "../../supabase/functions/attribution/models/markov.ts";
-import { shapley } from "../../supabase/functions/attribution/models/shapley.ts";
+import { countColumns } from "../../supabase/functions/attribution/models/credits.ts";
+import {
+  markov,
+  markovShares,
+  prepareMarkov,
+} from "../../supabase/functions/attribution/models/markov.ts";
+import {
+  prepareShapley,
+  shapley,
+  shapleyShares,
+} from "../../supabase/functions/attribution/models/shapley.ts";
 import {
   poisson,
   seededRandom,
 } from "../../supabase/functions/attribution/models/random.ts";
-import type { PathRow } from "../../supabase/functions/attribution/models/types.ts";
+import type {
+  ModelResult,
+  PathRow,
+  ResamplableModel,
+} from "../../supabase/functions/attribution/models/types.ts";
 
 const row = (
   path: string[],
@@ -35,28 +51,60 @@ const wellPopulated = [
   row(["search", "email", "search"], 6, 30, 500),
 ];
 
-const models = {
-  "markov k=1": (paths: PathRow[]) => markov(paths, { order: 1 }),
-  "markov k=2": (paths: PathRow[]) => markov(paths, { order: 2 }),
-  "shapley": (paths: PathRow[]) => shapley(paths, { minUsers: 0 }),
+type Model = {
+  /** The model on path rows: the point estimate, and the slow bootstrap. */
+  solve: (paths: PathRow[]) => ModelResult;
+  /** The same model prepared once, as path_models.ts bootstraps it. */
+  prepared: (paths: PathRow[]) => ResamplableModel;
 };
 
-for (const [name, model] of Object.entries(models)) {
+const models: Record<string, Model> = {
+  "markov k=1": {
+    solve: (paths) => markov(paths, { order: 1 }),
+    prepared: (paths) => markovShares(prepareMarkov(paths, 1)),
+  },
+  "markov k=2": {
+    solve: (paths) => markov(paths, { order: 2 }),
+    prepared: (paths) => markovShares(prepareMarkov(paths, 2)),
+  },
+  // Gauss-Seidel replicates, started from the observed counts' solution.
+  "markov k=3, Gauss-Seidel": {
+    solve: (paths) => markov(paths, { order: 3, solver: "gauss-seidel" }),
+    prepared: (paths) =>
+      markovShares(prepareMarkov(paths, 3), { solver: "gauss-seidel" }),
+  },
+  "shapley": {
+    solve: (paths) => shapley(paths, { minUsers: 0 }),
+    prepared: (paths) => shapleyShares(prepareShapley(paths), { minUsers: 0 }),
+  },
+};
+
+for (const [name, { solve, prepared }] of Object.entries(models)) {
   Deno.test(`${name}: the same seed gives the same intervals`, () => {
-    const first = bootstrap(wellPopulated, model, { replicates: 60, seed: 7 });
-    const second = bootstrap(wellPopulated, model, { replicates: 60, seed: 7 });
+    const first = bootstrap(prepared(wellPopulated), {
+      replicates: 60,
+      seed: 7,
+    });
+    const second = bootstrap(prepared(wellPopulated), {
+      replicates: 60,
+      seed: 7,
+    });
     assert.deepEqual(second, first);
+    // A model bootstrapped before gives the same intervals again.
+    const reused = prepared(wellPopulated);
+    bootstrap(reused, { replicates: 10, seed: 8 });
+    assert.deepEqual(bootstrap(reused, { replicates: 60, seed: 7 }), first);
   });
 
   Deno.test(`${name}: different seeds give different intervals`, () => {
     const intervals = (seed: number) =>
-      bootstrap(wellPopulated, model, { replicates: 60, seed });
+      bootstrap(prepared(wellPopulated), { replicates: 60, seed });
     assert.notDeepEqual(intervals(7), intervals(8));
   });
 
   Deno.test(`${name}: every channel's point share lies inside its interval`, () => {
-    const point = model(wellPopulated);
-    const intervals = bootstrap(wellPopulated, model, {
+    const point = solve(wellPopulated);
+    const intervals = bootstrap(prepared(wellPopulated), {
       replicates: 200,
       seed: 11,
     });
@@ -73,16 +121,65 @@ for (const [name, model] of Object.entries(models)) {
       assert.ok(lo < hi, `${credit.channel} interval has width`);
     }
   });
+
+  Deno.test(`${name}: prepared, the intervals are those of re-solving every replicate's rows`, () => {
+    // Same seed, same draws: only the arithmetic's order differs (and
+    // Markov replicates are solved to 1e-10 by Gauss-Seidel).
+    const fast = bootstrap(prepared(wellPopulated), {
+      replicates: 50,
+      seed: 13,
+    });
+    const slow = bootstrap(resamplable(wellPopulated, solve), {
+      replicates: 50,
+      seed: 13,
+    });
+    assert.deepEqual([...fast.keys()], [...slow.keys()]);
+    for (const [channel, { lo, hi }] of slow) {
+      assert.ok(Math.abs(fast.get(channel)!.lo - lo) < 1e-8, `${channel} lo`);
+      assert.ok(Math.abs(fast.get(channel)!.hi - hi) < 1e-8, `${channel} hi`);
+    }
+  });
+
+  Deno.test(`${name}: property: prepared and re-solved bootstraps agree on sparse paths`, () => {
+    // Few journeys per path, so replicates drop rows, channels and states,
+    // and a channel can be credited in some replicates only.
+    const channel = fc.constantFrom("a", "b", "c", "d");
+    const rows = fc.array(
+      fc.record({
+        path: fc.array(channel, { minLength: 0, maxLength: 6 }),
+        conversions: fc.nat({ max: 3 }),
+        nonConversions: fc.nat({ max: 3 }),
+        value: fc.nat({ max: 100 }),
+      }).map((r) => ({ ...r, value: r.conversions > 0 ? r.value : 0 })),
+      { minLength: 1, maxLength: 12 },
+    );
+    fc.assert(
+      fc.property(rows, fc.nat({ max: 1000 }), (paths, seed) => {
+        const fast = bootstrap(prepared(paths), { replicates: 20, seed });
+        const slow = bootstrap(resamplable(paths, solve), {
+          replicates: 20,
+          seed,
+        });
+        assert.deepEqual([...fast.keys()], [...slow.keys()]);
+        for (const [channel, { lo, hi }] of slow) {
+          const { lo: fastLo, hi: fastHi } = fast.get(channel)!;
+          assert.ok(Math.abs(fastLo - lo) < 1e-7, `${channel} lo`);
+          assert.ok(Math.abs(fastHi - hi) < 1e-7, `${channel} hi`);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
 }
 
 Deno.test("a hundred times the journeys gives intervals about ten times narrower", () => {
-  const model = models["markov k=1"];
+  const { prepared } = models["markov k=1"];
   const scaled = wellPopulated.map((r) =>
     row(r.path, r.conversions * 100, r.nonConversions * 100, r.value * 100)
   );
   const widths = (paths: PathRow[]) =>
     new Map(
-      [...bootstrap(paths, model, { replicates: 100, seed: 3 })].map((
+      [...bootstrap(prepared(paths), { replicates: 100, seed: 3 })].map((
         [channel, { lo, hi }],
       ) => [channel, hi - lo]),
     );
@@ -99,20 +196,17 @@ Deno.test("the interval is read off the sorted replicate shares", () => {
   // smallest share ((41 - 1) × 0.025 = 1) and the 97.5th on the second
   // largest (index 39); at level 0.5, on indexes 10 and 30. The replicates
   // are redrawn here from the same seed, in the same row order.
-  const model = models["markov k=1"];
+  const { solve } = models["markov k=1"];
   const random = seededRandom(21);
   const sharesByChannel: Record<string, number[]> = {};
   for (let i = 0; i < 41; i++) {
-    for (const credit of model(resample(wellPopulated, random)).credits) {
+    for (const credit of solve(resample(wellPopulated, random)).credits) {
       (sharesByChannel[credit.channel] ??= []).push(credit.share);
     }
   }
-  const level95 = bootstrap(wellPopulated, model, { replicates: 41, seed: 21 });
-  const level50 = bootstrap(wellPopulated, model, {
-    replicates: 41,
-    seed: 21,
-    level: 0.5,
-  });
+  const model = resamplable(wellPopulated, solve);
+  const level95 = bootstrap(model, { replicates: 41, seed: 21 });
+  const level50 = bootstrap(model, { replicates: 41, seed: 21, level: 0.5 });
   assert.deepEqual([...level95.keys()], Object.keys(sharesByChannel).sort());
   for (const [channel, shares] of Object.entries(sharesByChannel)) {
     const sorted = shares.sort((a, b) => a - b);
@@ -126,23 +220,39 @@ Deno.test("a channel absent from a replicate counts as share 0 there", () => {
   // "rare" is one journey in a hundred: about e^-1 of replicates draw it
   // zero times, so its interval reaches down to 0 while "common" never does.
   const rows = [row(["common"], 30, 70, 0), row(["rare"], 1, 0, 0)];
-  const intervals = bootstrap(rows, models["shapley"], {
-    replicates: 200,
-    seed: 4,
-  });
-  assert.equal(intervals.get("rare")!.lo, 0);
-  assert.ok(intervals.get("rare")!.hi > 0);
-  assert.ok(intervals.get("common")!.lo > 0.8);
+  for (const { prepared } of [models["shapley"], models["markov k=1"]]) {
+    const intervals = bootstrap(prepared(rows), { replicates: 200, seed: 4 });
+    assert.equal(intervals.get("rare")!.lo, 0);
+    assert.ok(intervals.get("rare")!.hi > 0);
+    assert.ok(intervals.get("common")!.lo > 0.8);
+  }
+});
+
+Deno.test("a channel no replicate credits has no interval", () => {
+  // "never" is only on a path without journeys; "dropped" only in a
+  // coalition below the minimum in every replicate.
+  const rows = [
+    row(["common"], 30, 70, 0),
+    row(["never"], 0, 0, 0),
+    row(["dropped"], 0, 1, 0),
+  ];
+  const model = shapleyShares(prepareShapley(rows), { minUsers: 20 });
+  assert.deepEqual(model.channels, ["common", "never", "dropped"]);
+  assert.deepEqual(
+    [...bootstrap(model, { replicates: 50, seed: 1 }).keys()],
+    ["common"],
+  );
+  const chain = markovShares(prepareMarkov(rows, 1));
+  assert.deepEqual(
+    [...bootstrap(chain, { replicates: 50, seed: 1 }).keys()],
+    ["common", "dropped"],
+  );
 });
 
 Deno.test("a narrower level gives a nested interval", () => {
-  const model = models["shapley"];
-  const wide = bootstrap(wellPopulated, model, { replicates: 100, seed: 5 });
-  const narrow = bootstrap(wellPopulated, model, {
-    replicates: 100,
-    seed: 5,
-    level: 0.5,
-  });
+  const model = models["shapley"].prepared(wellPopulated);
+  const wide = bootstrap(model, { replicates: 100, seed: 5 });
+  const narrow = bootstrap(model, { replicates: 100, seed: 5, level: 0.5 });
   for (const [channel, w] of wide) {
     const n = narrow.get(channel)!;
     assert.ok(w.lo <= n.lo && n.lo <= n.hi && n.hi <= w.hi, channel);
@@ -150,22 +260,18 @@ Deno.test("a narrower level gives a nested interval", () => {
 });
 
 Deno.test("bad options are refused", () => {
-  const model = models["shapley"];
+  const model = models["shapley"].prepared(wellPopulated);
+  assert.throws(() => bootstrap(model, { replicates: 0, seed: 1 }), RangeError);
   assert.throws(
-    () => bootstrap(wellPopulated, model, { replicates: 0, seed: 1 }),
+    () => bootstrap(model, { replicates: 2.5, seed: 1 }),
     RangeError,
   );
   assert.throws(
-    () => bootstrap(wellPopulated, model, { replicates: 2.5, seed: 1 }),
+    () => bootstrap(model, { replicates: 10, seed: 0.5 }),
     RangeError,
   );
   assert.throws(
-    () => bootstrap(wellPopulated, model, { replicates: 10, seed: 0.5 }),
-    RangeError,
-  );
-  assert.throws(
-    () =>
-      bootstrap(wellPopulated, model, { replicates: 10, seed: 1, level: 1 }),
+    () => bootstrap(model, { replicates: 10, seed: 1, level: 1 }),
     RangeError,
   );
 });
@@ -186,6 +292,28 @@ Deno.test("a replicate keeps paths, redraws counts and scales value with convers
         : 0;
       assert.equal(drawn.value, drawn.conversions * perConversion);
     }
+  }
+});
+
+Deno.test("redrawn columns are the resampled rows, zeros and all", () => {
+  const observed = countColumns(wellPopulated);
+  const drawn = countColumns(wellPopulated.map(() => row([], 0, 0, 0)));
+  const columns = seededRandom(17);
+  const rows = seededRandom(17);
+  for (let i = 0; i < 50; i++) {
+    redraw(observed, columns, drawn);
+    const expected = resample(wellPopulated, rows);
+    const kept = wellPopulated.flatMap((r, at) =>
+      drawn.conversions[at] + drawn.nonConversions[at] > 0
+        ? [{
+          path: r.path,
+          conversions: drawn.conversions[at],
+          nonConversions: drawn.nonConversions[at],
+          value: drawn.value[at],
+        }]
+        : []
+    );
+    assert.deepEqual(kept, expected);
   }
 });
 
@@ -259,4 +387,44 @@ Deno.test("Poisson(0) is 0 and a negative mean is refused", () => {
   const random = seededRandom(1);
   assert.equal(poisson(random, 0), 0);
   assert.throws(() => poisson(random, -1), RangeError);
+});
+
+Deno.test("whole means below 10 draw what inverting term by term draws", () => {
+  // The tabulated sums (with a guide table) must give exactly the counts the
+  // term-by-term walk gives for the same uniform.
+  const walk = (u: number, mean: number) => {
+    let count = 0;
+    let probability = Math.exp(-mean);
+    let cumulative = probability;
+    while (u > cumulative && probability > 0) {
+      count++;
+      probability *= mean / count;
+      cumulative += probability;
+    }
+    return count;
+  };
+  for (let mean = 1; mean < 10; mean++) {
+    const tabulated = seededRandom(mean);
+    const uniforms = seededRandom(mean);
+    for (let i = 0; i < 50_000; i++) {
+      assert.equal(poisson(tabulated, mean), walk(uniforms(), mean));
+    }
+    // On and either side of each sum the walk passes, and the ends of (0, 1).
+    const edges = [2 ** -33, 1 - 2 ** -33, 1 - 2 ** -53];
+    let probability = Math.exp(-mean);
+    let cumulative = probability;
+    for (let count = 0; probability > 0 && cumulative < 1; count++) {
+      edges.push(
+        cumulative,
+        cumulative * (1 + 2 ** -52),
+        cumulative * (1 - 2 ** -53),
+      );
+      probability *= mean / (count + 1);
+      cumulative += probability;
+    }
+    // A Random never gives 0 or 1.
+    for (const u of edges.filter((u) => u > 0 && u < 1)) {
+      assert.equal(poisson(() => u, mean), walk(u, mean), `u = ${u}`);
+    }
+  }
 });

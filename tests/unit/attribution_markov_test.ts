@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { markov } from "../../supabase/functions/attribution/models/markov.ts";
+import { countColumns } from "../../supabase/functions/attribution/models/credits.ts";
+import {
+  markov,
+  markovShares,
+  markovWithCounts,
+  prepareMarkov,
+} from "../../supabase/functions/attribution/models/markov.ts";
 import type {
   ChannelCredit,
   ModelResult,
+  PathCounts,
   PathRow,
 } from "../../supabase/functions/attribution/models/types.ts";
 
@@ -444,4 +451,133 @@ Deno.test("property: journeys through one channel give it everything", () => {
     assertClose(credits[0].value, sum(rows.map((r) => r.value)), 1e-9, "value");
     assertClose(credits[0].share, 1, 1e-12, "share");
   }));
+});
+
+// ---------------------------------------------------------------------------
+// Prepared once, solved on many counts (what the bootstrap does)
+
+const counts = fc.record({
+  conversions: fc.nat({ max: 5 }),
+  nonConversions: fc.nat({ max: 5 }),
+  valuePerConversion: fc.integer({ min: 0, max: 500 }),
+}).map(({ valuePerConversion, ...rest }) => ({
+  ...rest,
+  value: rest.conversions * valuePerConversion,
+}));
+
+/** Rows, and the same paths with other counts (some rows without journeys). */
+const rowsRecounted = pathRows.chain((rows) =>
+  fc.tuple(
+    fc.constant(rows),
+    fc.array(counts, { minLength: rows.length, maxLength: rows.length })
+      .map((recount) =>
+        rows.map((r, i): PathRow => ({ path: r.path, ...recount[i] }))
+      ),
+  )
+);
+const solvers = fc.constantFrom(
+  "auto" as const,
+  "lu" as const,
+  "gauss-seidel" as const,
+);
+
+Deno.test("a prepared chain solved on its own counts is markov()", () => {
+  for (const order of [1, 2, 3] as const) {
+    const prepared = prepareMarkov(sharedMiddle, order);
+    assert.deepEqual(
+      markovWithCounts(prepared),
+      markov(sharedMiddle, { order }),
+    );
+  }
+});
+
+Deno.test("property: a prepared chain solved on other counts is markov() on them", () => {
+  // Preparing reads paths only: rows without journeys are in the structure
+  // but weigh nothing, so the result is exactly that of the recounted rows.
+  fc.assert(
+    fc.property(
+      rowsRecounted,
+      orders,
+      solvers,
+      ([rows, recounted], order, solver) => {
+        const prepared = prepareMarkov(rows, order);
+        assert.deepEqual(
+          markovWithCounts(prepared, countColumns(recounted), { solver }),
+          markov(recounted, { order, solver }),
+        );
+      },
+    ),
+  );
+});
+
+Deno.test("property: markovShares gives markovWithCounts' shares, NaN off the chain", () => {
+  fc.assert(
+    fc.property(
+      rowsRecounted,
+      orders,
+      solvers,
+      ([rows, recounted], order, solver) => {
+        const prepared = prepareMarkov(rows, order);
+        const model = markovShares(prepared, { solver });
+        const shares = new Float64Array(prepared.channels.length);
+        model.shares(countColumns(recounted), shares);
+        const credits = creditsByChannel(
+          markovWithCounts(prepared, countColumns(recounted), { solver }),
+        );
+        prepared.channels.forEach((channel, i) => {
+          if (credits[channel]) {
+            // Gauss-Seidel solves replicates to 1e-10, not 1e-13; elimination
+            // (solver "lu") does ml-matrix's arithmetic in another order.
+            const tolerance = solver === "lu" ? 1e-12 : 1e-6;
+            assertClose(shares[i], credits[channel].share, tolerance, channel);
+          } else {
+            assert.ok(
+              Number.isNaN(shares[i]),
+              `${channel} is not in the chain`,
+            );
+          }
+        });
+      },
+    ),
+  );
+});
+
+Deno.test("property: markovShares answers for its counts alone, whatever came before", () => {
+  // Gauss-Seidel starts every replicate from the observed counts' solution,
+  // never from the last replicate's, so a bootstrap is reproducible.
+  fc.assert(
+    fc.property(
+      rowsRecounted,
+      orders,
+      solvers,
+      ([rows, recounted], order, solver) => {
+        const sharesOf = (
+          model: ReturnType<typeof markovShares>,
+          counts: PathCounts,
+        ) => {
+          const shares = new Float64Array(model.channels.length);
+          model.shares(counts, shares);
+          return shares;
+        };
+        const used = markovShares(prepareMarkov(rows, order), { solver });
+        sharesOf(used, countColumns(recounted));
+        sharesOf(used, used.counts);
+        const fresh = markovShares(prepareMarkov(rows, order), { solver });
+        assert.deepEqual(
+          sharesOf(used, countColumns(recounted)),
+          sharesOf(fresh, countColumns(recounted)),
+        );
+      },
+    ),
+  );
+});
+
+Deno.test("counts for other rows are refused", () => {
+  const prepared = prepareMarkov(sharedMiddle, 1);
+  const wrong = countColumns([row(["A"], 1, 0)]);
+  assert.throws(() => markovWithCounts(prepared, wrong), RangeError);
+  assert.throws(
+    () => markovShares(prepared).shares(wrong, new Float64Array(5)),
+    RangeError,
+  );
 });

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { shapley } from "../../supabase/functions/attribution/models/shapley.ts";
+import { countColumns } from "../../supabase/functions/attribution/models/credits.ts";
+import {
+  prepareShapley,
+  shapley,
+  shapleyShares,
+  shapleyWithCounts,
+} from "../../supabase/functions/attribution/models/shapley.ts";
 import type {
   ChannelCredit,
   ModelResult,
@@ -335,4 +341,93 @@ Deno.test("property: journeys through one channel give it everything kept", () =
     assertClose(credits[0].value, sum(rows.map((r) => r.value)), 1e-9, "value");
     assertClose(credits[0].share, 1, 1e-12, "share");
   }));
+});
+
+// ---------------------------------------------------------------------------
+// Prepared once, summed on many counts (what the bootstrap does)
+
+const counts = fc.record({
+  conversions: fc.nat({ max: 5 }),
+  nonConversions: fc.nat({ max: 5 }),
+  valuePerConversion: fc.integer({ min: 0, max: 500 }),
+}).map(({ valuePerConversion, ...rest }) => ({
+  ...rest,
+  value: rest.conversions * valuePerConversion,
+}));
+
+/** Rows, and the same paths with other counts (some rows without journeys). */
+const rowsRecounted = pathRows.chain((rows) =>
+  fc.tuple(
+    fc.constant(rows),
+    fc.array(counts, { minLength: rows.length, maxLength: rows.length })
+      .map((recount) =>
+        rows.map((r, i): PathRow => ({ path: r.path, ...recount[i] }))
+      ),
+  )
+);
+
+Deno.test("prepared coalitions summed on their own counts are shapley()", () => {
+  for (const minimum of [0, 10]) {
+    assert.deepEqual(
+      shapleyWithCounts(prepareShapley(journeys), undefined, {
+        minUsers: minimum,
+      }),
+      shapley(journeys, { minUsers: minimum }),
+    );
+  }
+});
+
+Deno.test("property: prepared coalitions summed on other counts are shapley() on them", () => {
+  fc.assert(
+    fc.property(rowsRecounted, minUsers, ([rows, recounted], minimum) => {
+      assert.deepEqual(
+        shapleyWithCounts(prepareShapley(rows), countColumns(recounted), {
+          minUsers: minimum,
+        }),
+        shapley(recounted, { minUsers: minimum }),
+      );
+    }),
+  );
+});
+
+Deno.test("property: shapleyShares gives exactly shapleyWithCounts' shares, NaN if uncredited", () => {
+  fc.assert(
+    fc.property(rowsRecounted, minUsers, ([rows, recounted], minimum) => {
+      const prepared = prepareShapley(rows);
+      const model = shapleyShares(prepared, { minUsers: minimum });
+      const shares = new Float64Array(prepared.channels.length);
+      model.shares(model.counts, shares); // buffers reused from here on
+      model.shares(countColumns(recounted), shares);
+      const credits = creditsByChannel(
+        shapleyWithCounts(prepared, countColumns(recounted), {
+          minUsers: minimum,
+        }),
+      );
+      prepared.channels.forEach((channel, i) => {
+        if (credits[channel]) {
+          assert.equal(shares[i], credits[channel].share, channel);
+        } else {
+          assert.ok(Number.isNaN(shares[i]), `${channel} is not credited`);
+        }
+      });
+    }),
+  );
+});
+
+Deno.test("prepared coalitions refuse counts for other rows and a bad minimum", () => {
+  const prepared = prepareShapley(journeys);
+  const wrong = countColumns([row(["A"], 1, 0)]);
+  assert.throws(
+    () => shapleyWithCounts(prepared, wrong, { minUsers: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () =>
+      shapleyShares(prepared, { minUsers: 0 }).shares(
+        wrong,
+        new Float64Array(3),
+      ),
+    RangeError,
+  );
+  assert.throws(() => shapleyShares(prepared, { minUsers: -1 }), RangeError);
 });

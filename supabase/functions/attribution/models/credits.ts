@@ -1,6 +1,7 @@
 // What both data-driven models need around their arithmetic: the check of a
 // path row's counts, and settling floating-point leftovers so credits add up
 // to the totals they distribute.
+import type { PathCounts, PathRow } from "./types.ts";
 
 /** Throws a RangeError naming the row when its counts cannot be modelled. */
 export function checkPathCounts(
@@ -44,4 +45,19 @@ export function settleRemainderOnLargest(
 
 export function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The rows' counts as columns, each row checked (checkPathCounts). */
+export function countColumns(paths: readonly PathRow[]): PathCounts {
+  const conversions = new Float64Array(paths.length);
+  const nonConversions = new Float64Array(paths.length);
+  const value = new Float64Array(paths.length);
+  for (let row = 0; row < paths.length; row++) {
+    const path = paths[row];
+    checkPathCounts(row, path.conversions, path.nonConversions, path.value);
+    conversions[row] = path.conversions;
+    nonConversions[row] = path.nonConversions;
+    value[row] = path.value;
+  }
+  return { conversions, nonConversions, value };
 }

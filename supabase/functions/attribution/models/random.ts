@@ -11,8 +11,6 @@
 export type Random = () => number;
 
 const TWO_TO_32 = 4294967296;
-/** e^-n for the small whole counts most rows have, to skip Math.exp. */
-const EXP_MINUS_INTEGER = Array.from({ length: 10 }, (_, n) => Math.exp(-n));
 
 /** A reproducible uniform generator: the same seed gives the same sequence. */
 export function seededRandom(seed: number): Random {
@@ -50,10 +48,10 @@ export function seededRandom(seed: number): Random {
 
 /**
  * A Poisson(mean) draw. Below a mean of 10 it inverts the distribution
- * function (one uniform, about mean + 1 multiply-adds); from 10 on it uses
- * Hörmann's PTRS transformed rejection (1993, as in NumPy), about one and a
- * half pairs of uniforms whatever the mean, so a path seen a million times
- * resamples as cheaply as one seen once.
+ * function (one uniform); from 10 on it uses Hörmann's PTRS transformed
+ * rejection (1993, as in NumPy), about one and a half pairs of uniforms
+ * whatever the mean, so a path seen a million times resamples as cheaply as
+ * one seen once.
  */
 export function poisson(random: Random, mean: number): number {
   if (!(mean >= 0) || !Number.isFinite(mean)) {
@@ -61,20 +59,74 @@ export function poisson(random: Random, mean: number): number {
   }
   if (mean === 0) return 0;
   if (mean < 10) {
-    const u = random();
-    let count = 0;
-    let probability = Number.isInteger(mean)
-      ? EXP_MINUS_INTEGER[mean]
-      : Math.exp(-mean);
-    let cumulative = probability;
-    // probability > 0 stops the walk if rounding leaves cumulative below u.
-    while (u > cumulative && probability > 0) {
-      count++;
-      probability *= mean / count;
-      cumulative += probability;
-    }
-    return count;
+    return Number.isInteger(mean)
+      ? poissonOfSmallInteger(random(), mean)
+      : poissonByInversion(random(), mean);
   }
+  return poissonByRejection(random, mean);
+}
+
+/**
+ * Inversion: the least count whose cumulative probability reaches u, the
+ * probabilities summed term by term (about mean + 1 multiply-adds).
+ * `probability > 0` stops the walk if rounding leaves the sum below u.
+ */
+function poissonByInversion(u: number, mean: number): number {
+  let count = 0;
+  let probability = Math.exp(-mean);
+  let cumulative = probability;
+  while (u > cumulative && probability > 0) {
+    count++;
+    probability *= mean / count;
+    cumulative += probability;
+  }
+  return count;
+}
+
+// Aggregated paths mostly have a few whole journeys each, so a bootstrap
+// draws Poisson(1), Poisson(2)... millions of times. For whole means below 10
+// the cumulative sums poissonByInversion would walk are tabulated once (the
+// same sums, so the same draws), ending at +Infinity where its walk would
+// stop; a guide table (Chen & Asau 1974) maps u to the first count that can
+// be the answer, so a draw is about one comparison rather than mean + 1.
+const GUIDE_SIZE = 64;
+const cumulativeByMean: Float64Array[] = [];
+const guideByMean: Uint8Array[] = [];
+for (let mean = 1; mean < 10; mean++) {
+  const sums: number[] = [];
+  let probability = Math.exp(-mean);
+  let cumulative = probability;
+  for (let count = 0;;) {
+    if (probability <= 0) {
+      sums.push(Number.POSITIVE_INFINITY);
+      break;
+    }
+    sums.push(cumulative);
+    count++;
+    probability *= mean / count;
+    cumulative += probability;
+  }
+  const guide = new Uint8Array(GUIDE_SIZE);
+  let count = 0;
+  for (let bucket = 0; bucket < GUIDE_SIZE; bucket++) {
+    // Every count below guide[bucket] sums to less than bucket / GUIDE_SIZE,
+    // which no u in the bucket is below.
+    while (sums[count] < bucket / GUIDE_SIZE) count++;
+    guide[bucket] = count;
+  }
+  cumulativeByMean[mean] = Float64Array.from(sums);
+  guideByMean[mean] = guide;
+}
+
+function poissonOfSmallInteger(u: number, mean: number): number {
+  const sums = cumulativeByMean[mean];
+  let count = guideByMean[mean][(u * GUIDE_SIZE) | 0];
+  while (u > sums[count]) count++;
+  return count;
+}
+
+/** Hörmann's PTRS, for means of 10 and more. */
+function poissonByRejection(random: Random, mean: number): number {
   const sqrtMean = Math.sqrt(mean);
   const logMean = Math.log(mean);
   const b = 0.931 + 2.53 * sqrtMean;

@@ -29,3 +29,33 @@ export type ModelResult = {
   /** What the model saw and decided: states, removal effects, what was dropped. */
   diagnostics: Record<string, unknown>;
 };
+
+/**
+ * Path rows' counts as columns, row i of each the counts of paths[i]. A model
+ * prepared once on its paths (the channel sequences parsed, states and
+ * coalitions numbered) is solved again on other columns of the same rows:
+ * the bootstrap's redrawn counts.
+ */
+export type PathCounts = {
+  conversions: Float64Array;
+  nonConversions: Float64Array;
+  value: Float64Array;
+};
+
+/**
+ * A model prepared on its paths, ready to be solved again on redrawn counts
+ * (bootstrap.ts). Only channel shares are asked for, so a replicate builds no
+ * credit objects.
+ */
+export type ResamplableModel = {
+  /** Every channel the prepared paths touch; shares are written in this order. */
+  channels: readonly string[];
+  /** The observed counts, the ones the bootstrap redraws from. */
+  counts: PathCounts;
+  /**
+   * Writes each channel's share under `counts` into `out` (indexed like
+   * `channels`), NaN for a channel the model would not credit at all (not
+   * even with 0): its journeys all drew zero, or its coalitions were dropped.
+   */
+  shares(counts: PathCounts, out: Float64Array): void;
+};
