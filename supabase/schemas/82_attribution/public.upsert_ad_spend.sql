@@ -33,28 +33,21 @@ begin
     raise exception 'rows must be an array of at most 50,000 rows' using errcode = '22023', detail = 'field: rows';
   end if;
 
-  create temp table pg_temp.spend_in on commit drop as
-  select coalesce((r ->> 'line')::int, o::int) as line, r, o,
-         private.try_date(r ->> 'day') as day,
-         private.try_numeric(r ->> 'amount') as amount,
-         upper(coalesce(nullif(r ->> 'currency', ''), v_base)) as currency,
-         private.try_numeric(r ->> 'impressions') as impressions,
-         private.try_numeric(r ->> 'clicks') as clicks,
-         nullif(btrim(coalesce(r ->> 'campaign_id', '')), '') as campaign_ref_id,
-         nullif(btrim(coalesce(r ->> 'campaign', '')), '') as campaign_ref,
-         nullif(btrim(coalesce(r ->> 'channel', '')), '') as channel,
-         null::uuid as campaign_id
-  from jsonb_array_elements(p_rows) with ordinality as x (r, o);
-
+  -- Unknown campaigns first (their own statement, so the next one sees them).
   if p_create_campaigns then
-    with missing as (
-      select distinct on (lower(s.campaign_ref)) s.campaign_ref, s.channel
-      from pg_temp.spend_in s
-      where s.campaign_ref_id is null and s.campaign_ref is not null
+    with named as (
+      select nullif(btrim(coalesce(r ->> 'campaign', '')), '') as campaign_ref,
+             nullif(btrim(coalesce(r ->> 'channel', '')), '') as channel, o
+      from jsonb_array_elements(p_rows) with ordinality as x (r, o)
+      where nullif(btrim(coalesce(r ->> 'campaign_id', '')), '') is null
+    ), missing as (
+      select distinct on (lower(n.campaign_ref)) n.campaign_ref, n.channel
+      from named n
+      where n.campaign_ref is not null
         and not exists (select 1 from public.campaigns c
                         where c.org_id = p_org_id
-                          and (c.key = lower(s.campaign_ref) or lower(c.name) = lower(s.campaign_ref)))
-      order by lower(s.campaign_ref), s.o
+                          and (c.key = lower(n.campaign_ref) or lower(c.name) = lower(n.campaign_ref)))
+      order by lower(n.campaign_ref), n.o
     ), made as (
       insert into public.campaigns (org_id, key, name, channel, utm_campaign)
       select p_org_id,
@@ -67,42 +60,61 @@ begin
     select count(*) into v_created from made;
   end if;
 
-  update pg_temp.spend_in s set campaign_id = (
-    select c.id from public.campaigns c
-    where c.org_id = p_org_id
-      and (c.id::text = s.campaign_ref_id or c.key = lower(s.campaign_ref) or lower(c.name) = lower(s.campaign_ref))
-    order by (c.id::text = s.campaign_ref_id) desc, (c.key = lower(s.campaign_ref)) desc
-    limit 1);
-
-  create temp table pg_temp.spend_errors on commit drop as
+  with parsed as (
+    select coalesce((r ->> 'line')::int, o::int) as line, r,
+           private.try_date(r ->> 'day') as day,
+           private.try_numeric(r ->> 'amount') as amount,
+           upper(coalesce(nullif(r ->> 'currency', ''), v_base)) as currency,
+           private.try_numeric(r ->> 'impressions') as impressions,
+           private.try_numeric(r ->> 'clicks') as clicks,
+           nullif(btrim(coalesce(r ->> 'campaign_id', '')), '') as campaign_ref_id,
+           nullif(btrim(coalesce(r ->> 'campaign', '')), '') as campaign_ref,
+           nullif(btrim(coalesce(r ->> 'channel', '')), '') as channel
+    from jsonb_array_elements(p_rows) with ordinality as x (r, o)
+  ), resolved as (
+    select p.*,
+           (select c.id from public.campaigns c
+            where c.org_id = p_org_id
+              and (c.id::text = p.campaign_ref_id or c.key = lower(p.campaign_ref)
+                   or lower(c.name) = lower(p.campaign_ref))
+            order by (c.id::text = p.campaign_ref_id) desc, (c.key = lower(p.campaign_ref)) desc
+            limit 1) as campaign_id
+    from parsed p
+  ), row_errors as (
     select s.line, f.field, f.rule, f.message
-    from pg_temp.spend_in s
+    from resolved s
     cross join lateral (values
       ('day', 'date', 'day must be a date (YYYY-MM-DD)', s.day is null),
       ('amount', 'nonnegative_number', 'amount must be a number of at least 0',
        s.amount is null or s.amount < 0),
       ('currency', 'iso_4217', 'currency must be a 3-letter code such as USD', s.currency !~ '^[A-Z]{3}$'),
       ('impressions', 'nonnegative_integer', 'impressions must be a whole number of at least 0',
-       s.r ? 'impressions' and nullif(s.r ->> 'impressions', '') is not null
+       nullif(s.r ->> 'impressions', '') is not null
          and (s.impressions is null or s.impressions < 0 or s.impressions <> trunc(s.impressions))),
       ('clicks', 'nonnegative_integer', 'clicks must be a whole number of at least 0',
-       s.r ? 'clicks' and nullif(s.r ->> 'clicks', '') is not null
+       nullif(s.r ->> 'clicks', '') is not null
          and (s.clicks is null or s.clicks < 0 or s.clicks <> trunc(s.clicks))),
       ('campaign', 'known_campaign', 'no campaign of the organization has this id, key or name',
        s.campaign_id is null)
     ) as f (field, rule, message, failed)
-    where f.failed;
-  create index on pg_temp.spend_errors (line);
-
-  with good as (
-    select s.* from pg_temp.spend_in s
-    where not exists (select 1 from pg_temp.spend_errors e where e.line = s.line)
+    where f.failed
+  ), valid as (
+    select s.* from resolved s where not exists (select 1 from row_errors e where e.line = s.line)
+  ), currency_errors as (
+    -- Rows of one day and campaign in two currencies cannot be added up.
+    select v.line, 'currency' as field, 'one_currency_per_day_and_campaign' as rule,
+           'rows of one day and campaign must share a currency' as message
+    from valid v
+    where (v.day, v.campaign_id) in (select w.day, w.campaign_id from valid w
+                                     group by 1, 2 having count(distinct w.currency) > 1)
   ), summed as (
-    select g.day, g.campaign_id, max(g.channel) as channel, sum(g.amount) as amount, min(g.currency) as currency,
-           sum(g.impressions)::bigint as impressions, sum(g.clicks)::bigint as clicks
-    from good g
-    group by g.day, g.campaign_id
-    having count(distinct g.currency) = 1
+    -- Rows of one batch with the same key are added up (exports segmented by
+    -- device or ad set).
+    select v.day, v.campaign_id, max(v.channel) as channel, sum(v.amount) as amount, min(v.currency) as currency,
+           sum(v.impressions)::bigint as impressions, sum(v.clicks)::bigint as clicks
+    from valid v
+    where not exists (select 1 from currency_errors e where e.line = v.line)
+    group by v.day, v.campaign_id
   ), stored as (
     insert into public.ad_spend (org_id, day, campaign_id, source, channel, amount, currency, impressions, clicks)
     select p_org_id, s.day, s.campaign_id, p_source,
@@ -113,23 +125,15 @@ begin
       channel = excluded.channel, amount = excluded.amount, currency = excluded.currency,
       impressions = excluded.impressions, clicks = excluded.clicks
     returning 1
+  ), all_errors as (
+    select * from row_errors union all select * from currency_errors
   )
-  select count(*) into v_stored from stored;
+  select (select count(*) from stored),
+         (select coalesce(jsonb_agg(jsonb_build_object('line', e.line, 'field', e.field, 'rule', e.rule,
+                                                       'message', e.message) order by e.line, e.field), '[]')
+          from all_errors e)
+  into v_stored, v_errors;
 
-  -- Rows of one day and campaign in two currencies cannot be added up.
-  insert into pg_temp.spend_errors (line, field, rule, message)
-  select g.line, 'currency', 'one_currency_per_day_and_campaign',
-         'rows of one day and campaign must share a currency'
-  from pg_temp.spend_in g
-  where (g.day, g.campaign_id) in (select s.day, s.campaign_id from pg_temp.spend_in s
-                                   where s.day is not null and s.campaign_id is not null
-                                   group by 1, 2 having count(distinct s.currency) > 1);
-
-  select coalesce(jsonb_agg(jsonb_build_object('line', e.line, 'field', e.field, 'rule', e.rule,
-                                               'message', e.message) order by e.line, e.field), '[]')
-  into v_errors from pg_temp.spend_errors e;
-  drop table pg_temp.spend_in;
-  drop table pg_temp.spend_errors;
   return jsonb_build_object('stored', v_stored, 'created_campaigns', v_created, 'errors', v_errors);
 end;
 $$;

@@ -71,7 +71,8 @@ select is((select count(*)::int from (select model from credit group by model ha
 select is((select count(*)::int from (select model from credit group by model having sum(conversions) <> 3) x), 0,
   'and exactly the 3 conversions');
 select is((select count(*)::int from public.attribution_results a join public.attribution_runs r on r.id = a.run_id
-           where r.model = 'linear' and a.channel = 'paid_search' and a.campaign_id is not null), 1,
+           where r.org_id = 'abababab-0000-4000-8000-000000000029' and r.model = 'linear'
+             and a.channel = 'paid_search' and a.campaign_id is not null), 1,
   'a touch''s UTM campaign links its credit to the campaign');
 select is((select count(distinct input_hash)::int from public.attribution_runs
            where org_id = 'abababab-0000-4000-8000-000000000029'), 1,
@@ -81,7 +82,8 @@ select is((select count(distinct input_hash)::int from public.attribution_runs
 select is((select (r.diagnostics ->> 'paths')::int from private.start_path_attribution(
   'abababab-0000-4000-8000-000000000029', 'markov', now() - interval '6 days', now()) r), 3,
   'three distinct paths');
-select is((select non_conversions from public.attribution_run_paths where path = array['email']), 1,
+select is((select non_conversions from public.attribution_run_paths
+           where org_id = 'abababab-0000-4000-8000-000000000029' and path = array['email']), 1,
   'a journey that did not convert is a path too');
 
 -- A value in a currency without an exchange rate is reported, not taken as 1.
@@ -107,8 +109,10 @@ select is((select public.upsert_ad_spend('abababab-0000-4000-8000-000000000029',
   'bad rows are reported by line, field and rule');
 select public.upsert_ad_spend('abababab-0000-4000-8000-000000000029', 'csv',
   '[{"day": "2026-03-01", "campaign": "spring", "amount": 20}]');
-select is((select amount from public.ad_spend), 20::numeric, 'uploading again replaces the row');
-select is((select count(*)::int from public.ad_spend), 1, 'and adds none');
+select is((select amount from public.ad_spend where org_id = 'abababab-0000-4000-8000-000000000029'), 20::numeric,
+  'uploading again replaces the row');
+select is((select count(*)::int from public.ad_spend where org_id = 'abababab-0000-4000-8000-000000000029'), 1,
+  'and adds none');
 select is((select (public.upsert_ad_spend('abababab-0000-4000-8000-000000000029', 'csv',
   '[{"day": "2026-03-01", "campaign": "Autumn Sale", "amount": 5}]', true) ->> 'created_campaigns')::int), 1,
   'an unknown campaign can be created from its name');
