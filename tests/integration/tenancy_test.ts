@@ -122,11 +122,11 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
       returning id`;
     await sql`insert into private.webhook_endpoint_secrets (org_id, endpoint_id, secret)
               values (${orgB.id}, ${bEndpoint.id}, private.new_webhook_secret())`;
-    // Not due for a day, in the same transaction: the stack's dispatcher must
-    // not deliver it (and record its own attempt) while this test writes one.
+    // Settled in the same transaction: the stack's dispatcher must not
+    // deliver it (and record its own attempt) while this test writes one.
     await sql.begin(async (tx) => {
       await tx`select private.emit_webhook_event(${orgB.id}, 'webhook.test', '{}')`;
-      await tx`update public.webhook_deliveries set next_attempt_at = now() + interval '1 day'
+      await tx`update public.webhook_deliveries set status = 'succeeded', finished_at = now()
                where org_id = ${orgB.id}`;
     });
     const [bDelivery] =
@@ -145,8 +145,25 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
     await sql`insert into public.scim_groups (org_id, display_name) values (${orgB.id}, 'B group')`;
     await sql`insert into public.sso_domains (org_id, domain, verified_at)
               values (${orgB.id}, ${"b-" + suffix + ".example"}, now())`;
+    // B's attribution: a campaign, its spend, settings, a run with a result
+    // and a path.
+    const [bCampaign] = await sql`
+      insert into public.campaigns (org_id, key, name, utm_campaign) values (${orgB.id}, 'b', 'B', 'b')
+      returning id`;
+    await sql`insert into public.ad_spend (org_id, day, campaign_id, source, amount, currency)
+              values (${orgB.id}, current_date, ${bCampaign.id}, 'csv', 1, 'USD')`;
+    await sql`insert into public.attribution_settings (org_id) values (${orgB.id})`;
+    const [bRun] = await sql`
+      insert into public.attribution_runs (org_id, model, period_from, period_to, window_days, base_currency)
+      values (${orgB.id}, 'linear', now() - interval '1 day', now(), 30, 'USD') returning id`;
+    await sql`insert into public.attribution_results (org_id, run_id, channel, conversions, value)
+              values (${orgB.id}, ${bRun.id}, 'email', 1, 1)`;
+    await sql`insert into public.attribution_run_paths (org_id, run_id, path, conversions, non_conversions, value)
+              values (${orgB.id}, ${bRun.id}, '{email}', 1, 0, 1)`;
+    // The stack's stats job may have folded the attempt above in already.
     await sql`insert into public.webhook_endpoint_hourly_stats (org_id, endpoint_id, hour, attempts, latency_buckets)
-              values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))`;
+              values (${orgB.id}, ${bEndpoint.id}, date_trunc('hour', now()), 1, private.webhook_latency_bucket(10))
+              on conflict do nothing`;
     const [bWorkspace] = await sql`
       insert into public.workspaces (org_id, name, slug) values (${orgB.id}, 'B', 'b')
       returning id`;
@@ -172,6 +189,12 @@ Deno.test("no role reaches another organization's rows through supabase-js", asy
             "scim_users",
             "scim_groups",
             "sso_domains",
+            "campaigns",
+            "ad_spend",
+            "attribution_settings",
+            "attribution_runs",
+            "attribution_results",
+            "attribution_run_paths",
           ] as const
         ) {
           const { data } = await db.from(table).select("org_id").eq(
