@@ -15,6 +15,7 @@ import type postgres from "postgres";
 import { adminSql, client, createUser, stack } from "../support/stack.ts";
 import { type DnsServer, startDnsServer } from "../support/dns_server.ts";
 import { startOpenIdProvider } from "../support/openid_provider.ts";
+import { pkce } from "../support/sso_app.ts";
 
 const APP = "http://localhost:3000/auth/callback";
 const RECORD_PREFIX = "_meridian-verification";
@@ -82,19 +83,6 @@ async function verify(
     body: JSON.stringify({ org_id: orgId, domain }),
   });
   return { status: res.status, body: await res.json() };
-}
-
-async function pkce() {
-  const b64url = (bytes: Uint8Array) =>
-    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-")
-      .replace(/\//g, "_").replace(/=+$/, "");
-  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
-  const challenge = b64url(
-    new Uint8Array(
-      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)),
-    ),
-  );
-  return { verifier, challenge };
 }
 
 Deno.test("the test DNS server answers Deno.resolveDns: TXT, NXDOMAIN, silence, and TCP when UDP truncates", async () => {

@@ -23,22 +23,10 @@ import {
   type OpenIdProvider,
   startOpenIdProvider,
 } from "../support/openid_provider.ts";
+import { pkce } from "../support/sso_app.ts";
 
 const APP = "http://localhost:3000/auth/callback";
 const BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout";
-
-async function pkce() {
-  const b64url = (bytes: Uint8Array) =>
-    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-")
-      .replace(/\//g, "_").replace(/=+$/, "");
-  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
-  const challenge = b64url(
-    new Uint8Array(
-      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)),
-    ),
-  );
-  return { verifier, challenge };
-}
 
 type Session = {
   id: string;

@@ -9,21 +9,9 @@ import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { adminSql, client, createUser, stack } from "../support/stack.ts";
 import { startOpenIdProvider } from "../support/openid_provider.ts";
+import { pkce } from "../support/sso_app.ts";
 
 const APP = "http://localhost:3000/auth/callback";
-
-async function pkce() {
-  const verifier = btoa(
-    String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))),
-  )
-    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)),
-  );
-  const challenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, "-")
-    .replace(/\//g, "_").replace(/=+$/, "");
-  return { verifier, challenge };
-}
 
 Deno.test("OIDC sign-in through a real provider: redirects, PKCE exchange, RLS, JIT provisioning, refusals", async () => {
   const sql = adminSql();
