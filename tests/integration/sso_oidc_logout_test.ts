@@ -466,7 +466,7 @@ Deno.test("Back-channel logout refusals: missing, malformed, foreign, rule-break
     const { privateKey: foreignKey } = await generateKeyPair("RS256");
     const { kid } = decodeProtectedHeader(await s.op.sign({}));
     const signedBy = (
-      key: CryptoKey | Uint8Array,
+      key: Parameters<SignJWT["sign"]>[0],
       header: JWTHeaderParameters,
     ) => new SignJWT(genuine()).setProtectedHeader(header).sign(key);
     // Each refusal, and what its audited reason must name: the rule that
