@@ -20,6 +20,12 @@ language sql
 stable
 security definer
 set search_path = ''
+-- Planned without the period (its bounds come from s) or the organization,
+-- conversions are estimated in dozens: a nested loop over the touches then
+-- looks about as cheap as a hash join, and runs for hours at a million
+-- (bench/README.md, attribution). Hash or merge joins only; no JIT for one run.
+set enable_nestloop = off
+set jit = off
 as $$
   with s as materialized (
     select a.*, make_interval(days => coalesce(p_window_days, a.window_days)) as win,
@@ -40,7 +46,9 @@ as $$
   ),
   conv_in as (
     select c.id, c.at, c.pid, c.currency,
-           private.convert_currency(c.amount, c.currency, c.base_currency, (c.at at time zone 'UTC')::date) as value,
+           case when c.currency = c.base_currency then c.amount
+                else private.convert_currency(c.amount, c.currency, c.base_currency, (c.at at time zone 'UTC')::date)
+           end as value,
            lag(c.at) over (partition by c.pid order by c.at, c.id) as prev_at
     from conv c
   ),

@@ -19,6 +19,9 @@ returns public.attribution_runs
 language plpgsql
 security definer
 set search_path = ''
+-- One long query per run: JIT compiling it costs about half a second, gains
+-- nothing measurable (bench/README.md, attribution).
+set jit = off
 as $$
 declare
   v_settings public.attribution_settings := private.attribution_settings_of(p_org_id);

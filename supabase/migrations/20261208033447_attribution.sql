@@ -213,6 +213,8 @@ CREATE OR REPLACE FUNCTION private.attribution_touches (
   STABLE
   SECURITY DEFINER
   SET search_path TO ''
+  SET enable_nestloop TO 'off'
+  SET jit TO 'off'
   AS $function$
   with s as materialized (
     select a.*, make_interval(days => coalesce(p_window_days, a.window_days)) as win,
@@ -233,7 +235,9 @@ CREATE OR REPLACE FUNCTION private.attribution_touches (
   ),
   conv_in as (
     select c.id, c.at, c.pid, c.currency,
-           private.convert_currency(c.amount, c.currency, c.base_currency, (c.at at time zone 'UTC')::date) as value,
+           case when c.currency = c.base_currency then c.amount
+                else private.convert_currency(c.amount, c.currency, c.base_currency, (c.at at time zone 'UTC')::date)
+           end as value,
            lag(c.at) over (partition by c.pid order by c.at, c.id) as prev_at
     from conv c
   ),
@@ -325,6 +329,7 @@ CREATE OR REPLACE FUNCTION private.run_rule_attribution (
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path TO ''
+  SET jit TO 'off'
   AS $function$
 declare
   v_settings public.attribution_settings := private.attribution_settings_of(p_org_id);
@@ -468,6 +473,7 @@ CREATE OR REPLACE FUNCTION private.start_path_attribution (
   LANGUAGE plpgsql
   SECURITY DEFINER
   SET search_path TO ''
+  SET jit TO 'off'
   AS $function$
 declare
   v_settings public.attribution_settings := private.attribution_settings_of(p_org_id);
