@@ -156,3 +156,35 @@ function tooLarge(maxBytes: number): HttpError {
     ],
   );
 }
+
+/**
+ * A request's fields, as a form (OAuth's token requests, SAML's POST binding)
+ * or a JSON object (every JSON API here); anything else is a 400 naming the body, never a parse
+ * error's 500.
+ */
+export async function readFields(
+  req: Request,
+  maxBytes = 8 * 1024,
+): Promise<Record<string, string> & Record<string, unknown>> {
+  const text = await readLimitedText(req, maxBytes);
+  const type = req.headers.get("content-type") ?? "";
+  if (type.includes("application/x-www-form-urlencoded")) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  try {
+    const value = JSON.parse(text || "{}");
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      return value;
+    }
+  } catch {
+    // Not JSON: the same 400 as JSON that is no object, below.
+  }
+  throw new HttpError(
+    400,
+    "invalid_request",
+    "The body must be a JSON object or a form",
+    [
+      { field: "(body)", rule: "json_object_or_form", message: "unparseable" },
+    ],
+  );
+}

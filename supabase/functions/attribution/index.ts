@@ -25,9 +25,10 @@ import {
   requirePermission,
   withPrincipal,
 } from "../_shared/auth.ts";
-import { readLimitedText } from "../_shared/body.ts";
+import { readFields, readLimitedText } from "../_shared/body.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
+import { Instant } from "../_shared/instant.ts";
 import { jsonResponse, preflight } from "../_shared/http.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 import { MODELS, RULE_MODELS } from "./catalogue.ts";
@@ -37,11 +38,6 @@ import { parseSpendCsv } from "./spend_csv.ts";
 
 const db = () => sql({ statementTimeoutMs: 120_000 });
 const MAX_CSV_BYTES = 10 * 1024 * 1024;
-
-const Instant = z.iso.datetime({ offset: true }).refine(
-  (v) => Number(v.slice(0, 4)) >= 1 && Number.isFinite(Date.parse(v)),
-  { message: "must be an ISO 8601 instant" },
-);
 
 const Compute = z.object({
   org_id: z.guid(),
@@ -65,18 +61,6 @@ const Compute = z.object({
   (v) => Date.parse(v.to) - Date.parse(v.from) <= 366 * 86_400_000,
   { path: ["to"], message: "a period is at most 366 days" },
 );
-
-/** The body as JSON; anything else is a 400 naming the body, not a 500. */
-async function jsonBody(req: Request, maxBytes: number): Promise<unknown> {
-  const text = await readLimitedText(req, maxBytes);
-  try {
-    return JSON.parse(text || "{}");
-  } catch {
-    throw new HttpError(400, "invalid_request", "The body must be JSON", [
-      { field: "(body)", rule: "json", message: "unparseable" },
-    ]);
-  }
-}
 
 /** Authenticates for the organization, counts the call, checks permission. */
 async function caller(
@@ -105,7 +89,7 @@ async function caller(
 const actorId = (p: Principal) => p.kind === "user" ? p.actorId : null;
 
 async function compute(req: Request): Promise<Response> {
-  const body = Compute.safeParse(await jsonBody(req, 16 * 1024));
+  const body = Compute.safeParse(await readFields(req, 16 * 1024));
   if (!body.success) throw body.error;
   const q = body.data;
   const { principal, headers } = await caller(
@@ -151,7 +135,7 @@ const CompareBody = z.object({
 );
 
 async function compare(req: Request): Promise<Response> {
-  const body = CompareBody.safeParse(await jsonBody(req, 4 * 1024));
+  const body = CompareBody.safeParse(await readFields(req, 4 * 1024));
   if (!body.success) throw body.error;
   const q = body.data;
   const { principal, headers } = await caller(

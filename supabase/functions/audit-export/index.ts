@@ -14,21 +14,12 @@ import {
 import { recordAuditEvent, recordDenial } from "../_shared/audit.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError, toErrorResponse } from "../_shared/errors.ts";
+import { Instant } from "../_shared/instant.ts";
 import { corsHeaders, preflight, withHeaders } from "../_shared/http.ts";
 import { pacedStream } from "../_shared/paced_stream.ts";
 import { admit, rateLimitHeaders } from "../_shared/rate_limit.ts";
 
 const MAX_ROWS = 100_000;
-
-// An ISO 8601 instant that Postgres's timestamptz also accepts: zod takes
-// year 0000 and offsets past ±15:59, which the cast in SQL then refuses.
-const Instant = z.iso.datetime({ offset: true, abort: true }).refine((v) => {
-  const offset = /([+-])(\d{2}):?(\d{2})$/.exec(v);
-  if (offset && Number(offset[2]) > 15) return false;
-  return Number(v.slice(0, 4)) >= 1 && Number.isFinite(Date.parse(v));
-}, {
-  message: "must be between years 0001 and 9999, with an offset within ±15:59",
-});
 
 const ExportQuery = z.object({
   org_id: z.guid(),

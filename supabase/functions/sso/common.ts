@@ -1,9 +1,7 @@
 // What every route of the sso function shares: its database handle, the
-// encryption key of secrets at rest, the body parser OAuth and SAML requests
-// need (a form or JSON), the caller's SSO session, the token response, and
-// the audited refusal of a sign-in.
+// encryption key of secrets at rest, the caller's SSO session, the token
+// response, and the audited refusal of a sign-in.
 import { authenticate } from "../_shared/auth.ts";
-import { readLimitedText } from "../_shared/body.ts";
 import { sql } from "../_shared/db.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { jsonResponse } from "../_shared/http.ts";
@@ -17,38 +15,6 @@ export function encryptionKey(): string {
     throw new Error("MERIDIAN_SSO_ENCRYPTION_KEY (32+ characters) is not set");
   }
   return key;
-}
-
-/**
- * A request's fields, as a form (OAuth's token requests, SAML's POST binding)
- * or a JSON object; anything else is a 400 naming the body, never a parse
- * error's 500.
- */
-export async function requestFields(
-  req: Request,
-  maxBytes = 8 * 1024,
-): Promise<Record<string, string> & Record<string, unknown>> {
-  const text = await readLimitedText(req, maxBytes);
-  const type = req.headers.get("content-type") ?? "";
-  if (type.includes("application/x-www-form-urlencoded")) {
-    return Object.fromEntries(new URLSearchParams(text));
-  }
-  try {
-    const value = JSON.parse(text || "{}");
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      return value;
-    }
-  } catch {
-    // Not JSON: the same 400 as JSON that is no object, below.
-  }
-  throw new HttpError(
-    400,
-    "invalid_request",
-    "The body must be a JSON object or a form",
-    [
-      { field: "(body)", rule: "json_object_or_form", message: "unparseable" },
-    ],
-  );
 }
 
 /** The caller's SSO session, from its verified access token. */

@@ -11,12 +11,13 @@ import { HttpError } from "../_shared/errors.ts";
 import { jsonResponse } from "../_shared/http.ts";
 import { checkDestination, DestinationRefused } from "../_shared/ssrf.ts";
 import { z } from "zod";
-import { db, encryptionKey, requestFields } from "./common.ts";
+import { db, encryptionKey } from "./common.ts";
 import {
   MAX_METADATA_BYTES,
   MetadataRefused,
   parseIdpMetadata,
 } from "./saml_metadata.ts";
+import { readFields } from "../_shared/body.ts";
 
 const FETCH_TIMEOUT_MS = 10_000;
 
@@ -54,7 +55,7 @@ export async function setClientSecret(
   req: Request,
   connectionId: string,
 ): Promise<Response> {
-  const body = ConnectionSecret.safeParse(await requestFields(req, 4096));
+  const body = ConnectionSecret.safeParse(await readFields(req, 4096));
   if (!body.success) throw body.error;
   const principal = await administrator(req, body.data.org_id);
   await withPrincipal(
@@ -124,7 +125,7 @@ export async function importSamlMetadata(
   connectionId: string,
 ): Promise<Response> {
   const body = MetadataBody.safeParse(
-    await requestFields(req, MAX_METADATA_BYTES + 4096),
+    await readFields(req, MAX_METADATA_BYTES + 4096),
   );
   if (!body.success) throw body.error;
   const { org_id: orgId, metadata_xml, metadata_url } = body.data;

@@ -10,7 +10,8 @@ import {
 } from "../_shared/auth.ts";
 import { HttpError } from "../_shared/errors.ts";
 import { jsonResponse } from "../_shared/http.ts";
-import { db, requestFields } from "./common.ts";
+import { db } from "./common.ts";
+import { readFields } from "../_shared/body.ts";
 
 export const RECORD_PREFIX = "_meridian-verification";
 const LOOKUP_TIMEOUT_MS = 5_000;
@@ -49,7 +50,7 @@ async function txtRecords(
 }
 
 export async function verifyDomain(req: Request): Promise<Response> {
-  const body = await requestFields(req, 2048);
+  const body = await readFields(req, 2048);
   const orgId = typeof body.org_id === "string" ? body.org_id : "";
   const domain = typeof body.domain === "string"
     ? body.domain.trim().toLowerCase()

@@ -34,7 +34,6 @@ import {
   callerSession,
   db,
   encryptionKey,
-  requestFields,
   type SessionRow,
   tokenBody,
   tokenResponse,
@@ -49,6 +48,7 @@ import {
   samlAcs,
   samlMetadata,
 } from "./signin_routes.ts";
+import { readFields } from "../_shared/body.ts";
 
 const CodeGrant = z.object({
   grant_type: z.literal("authorization_code"),
@@ -62,7 +62,7 @@ const RefreshGrant = z.object({
 });
 
 async function token(req: Request): Promise<Response> {
-  const body = await requestFields(req);
+  const body = await readFields(req);
   let row;
   if (body.grant_type === "authorization_code") {
     const grant = CodeGrant.safeParse(body);
@@ -98,7 +98,7 @@ const CodeBody = z.object({ code: z.string().min(6).max(20) });
  */
 async function mfaVerify(req: Request, factor: "totp" | "recovery") {
   const me = await callerSession(req);
-  const body = CodeBody.safeParse(await requestFields(req, 2048));
+  const body = CodeBody.safeParse(await readFields(req, 2048));
   if (!body.success) throw body.error;
   let step: number | null = null;
   if (factor === "totp") {

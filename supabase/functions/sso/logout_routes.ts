@@ -7,7 +7,7 @@
 // (private.sso_first_use) and every refusal is audited.
 import { HttpError } from "../_shared/errors.ts";
 import { jsonResponse } from "../_shared/http.ts";
-import { callerSession, db, isUuid, refusal, requestFields } from "./common.ts";
+import { callerSession, db, isUuid, refusal } from "./common.ts";
 import {
   endSessionUrl,
   LogoutTokenRefused,
@@ -23,11 +23,12 @@ import {
   validateLogoutMessage,
 } from "./saml.ts";
 import { samlConnection } from "./signin_routes.ts";
+import { readFields } from "../_shared/body.ts";
 
 /** POST /logout: revokes the caller's session; returns the IdP's logout URL. */
 export async function logout(req: Request): Promise<Response> {
   const me = await callerSession(req);
-  const body = await requestFields(req, 4096);
+  const body = await readFields(req, 4096);
   const [s] = await db()`
     select s.idp_subject, s.idp_subject_format, s.idp_session_id, c.org_id, c.id, c.protocol,
            c.oidc_issuer, c.oidc_client_id, c.saml_idp_entity_id, c.saml_idp_sso_url,
@@ -78,7 +79,7 @@ export async function samlSlo(req: Request, id: string): Promise<Response> {
   const params: Record<string, string> = binding === "redirect"
     ? Object.fromEntries(new URLSearchParams(rawQuery))
     : Object.fromEntries(
-      Object.entries(await requestFields(req, MAX_RESPONSE_BYTES + 8 * 1024))
+      Object.entries(await readFields(req, MAX_RESPONSE_BYTES + 8 * 1024))
         .filter(([, v]) => typeof v === "string"),
     );
   let message;
@@ -135,7 +136,7 @@ export async function backchannelLogout(
     select org_id, id, oidc_issuer, oidc_client_id from public.sso_connections
     where id = ${id}::uuid and protocol = 'oidc' and enabled`;
   if (!c) throw new HttpError(404, "not_found", "No such OIDC connection");
-  const body = await requestFields(req, 16 * 1024);
+  const body = await readFields(req, 16 * 1024);
   if (typeof body.logout_token !== "string" || !body.logout_token) {
     throw new HttpError(400, "invalid_request", "logout_token is required", [
       { field: "logout_token", rule: "required", message: "" },

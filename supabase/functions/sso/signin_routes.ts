@@ -10,7 +10,6 @@ import {
   encryptionKey,
   isUuid,
   refusal,
-  requestFields,
   type SessionRow,
   tokenBody,
 } from "./common.ts";
@@ -29,6 +28,7 @@ import {
   SamlRefused,
   validateResponse,
 } from "./saml.ts";
+import { readFields } from "../_shared/body.ts";
 
 const callbackUrl = () =>
   `${Deno.env.get("SUPABASE_URL") ?? ""}/functions/v1/sso/oidc/callback`;
@@ -215,7 +215,7 @@ async function pkcePair() {
 /** POST /saml/acs/<id>: the IdP's signed response, SP- or IdP-initiated. */
 export async function samlAcs(req: Request, id: string): Promise<Response> {
   const c = await samlConnection(id);
-  const body = await requestFields(req, MAX_RESPONSE_BYTES + 8 * 1024);
+  const body = await readFields(req, MAX_RESPONSE_BYTES + 8 * 1024);
   const samlResponse = typeof body.SAMLResponse === "string"
     ? body.SAMLResponse
     : "";
