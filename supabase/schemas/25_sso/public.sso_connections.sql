@@ -46,10 +46,14 @@ create table public.sso_connections (
   saml_idp_slo_url text constraint sso_connections_saml_slo_url_format
     check (saml_idp_slo_url ~ '^(https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/[^\s]*)?)$'),
   primary key (org_id, id),
+  -- Each protocol's fields, and none of the other's, whoever writes the row
+  -- (create_sso_connection, update_sso_connection, the metadata import).
   constraint sso_connections_protocol_fields check (
-    (protocol = 'oidc' and oidc_issuer is not null and oidc_client_id is not null)
+    (protocol = 'oidc' and oidc_issuer is not null and oidc_client_id is not null
+     and saml_idp_entity_id is null and saml_idp_sso_url is null and saml_idp_slo_url is null
+     and cardinality(saml_idp_certificates) = 0)
     or (protocol = 'saml' and saml_idp_entity_id is not null and saml_idp_sso_url is not null
-        and cardinality(saml_idp_certificates) >= 1))
+        and cardinality(saml_idp_certificates) >= 1 and oidc_issuer is null and oidc_client_id is null))
 );
 
 comment on table public.sso_connections is

@@ -2,7 +2,7 @@
 -- protocol, readable only by SSO managers of their own organization;
 -- disabling or deleting one revokes the sessions it started.
 begin;
-select plan(12);
+select plan(13);
 
 select tests.create_supabase_user('conn_owner', 'owner@conn.example');
 select tests.create_supabase_user('conn_member', 'member@conn.example');
@@ -35,6 +35,10 @@ select throws_ok($$ select public.create_sso_connection('abababab-0000-4000-8000
 select throws_ok($$ select public.create_sso_connection('abababab-0000-4000-8000-000000000003', 'oidc', 'x',
   p_oidc_issuer => 'https://a.example', p_oidc_client_id => 'c', p_group_role_map => '{"Admins": "owner"}') $$,
   '23514', null, 'nor maps a group to owner');
+
+select throws_ok($$ select public.update_sso_connection('abababab-0000-4000-8000-000000000003',
+  (select id from public.sso_connections), p_saml_idp_entity_id => 'urn:x') $$,
+  '23514', null, 'an OIDC connection takes no SAML field, through update as through create');
 
 select tests.authenticate_as('conn_member');
 select is((select count(*)::int from public.sso_connections), 0, 'a member without sso:manage reads no connection');
